@@ -1,0 +1,219 @@
+package consent
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/gorilla/sessions"
+
+	"github.com/mcp-authz/mcp-authz/internal/httpx"
+	"github.com/mcp-authz/mcp-authz/oauth"
+	"github.com/mcp-authz/mcp-authz/storage"
+	"github.com/mcp-authz/mcp-authz/web/templates"
+)
+
+var _ oauth.Consenter = (*Service)(nil)
+
+// Decide implements oauth.Consenter: sign-in first, then consent, remembered per (user, client,
+// resource) so that a repeated request passes straight through and a step-up asks only for the
+// new scopes.
+func (s *Service) Decide(w http.ResponseWriter, r *http.Request, req *oauth.ConsentRequest) (oauth.Decision, bool) {
+	ctx := r.Context()
+	sess, err := s.session(r)
+	if err != nil {
+		s.serverError(w, r, "consent: session", err)
+		return oauth.Decision{}, false
+	}
+	user, authTime, err := s.signedInUser(r, sess)
+	if err != nil {
+		s.serverError(w, r, "consent: user", err)
+		return oauth.Decision{}, false
+	}
+	if user == nil {
+		if req.HasPrompt("none") {
+			return oauth.Decision{Required: "login_required"}, true
+		}
+		if r.Method == http.MethodPost {
+			// The session ended while the consent page was open.
+			s.errorPage(w, r, http.StatusForbidden, "Your session has ended", "Please start again from the app.")
+			return oauth.Decision{}, false
+		}
+		http.Redirect(w, r, s.loginURL(req.Path+"?"+req.Query), http.StatusSeeOther)
+		return oauth.Decision{}, false
+	}
+	d := oauth.Decision{Subject: user.ID, Username: user.Username, AuthTime: authTime}
+
+	if r.Method == http.MethodPost {
+		return s.decideFromForm(w, r, req, sess, user, d)
+	}
+
+	pending, err := s.pendingScopes(r, req, user.ID)
+	if err != nil {
+		s.serverError(w, r, "consent: load consent", err)
+		return oauth.Decision{}, false
+	}
+	if len(pending) == 0 && !req.HasPrompt("consent") {
+		return d, true
+	}
+	if req.HasPrompt("none") {
+		return oauth.Decision{Required: "consent_required"}, true
+	}
+	view := s.consentView(req, user, pending)
+	view.CSRFToken = csrfToken(sess)
+	if err := sess.Save(r, w); err != nil {
+		s.serverError(w, r, "consent: save session", err)
+		return oauth.Decision{}, false
+	}
+	s.log.InfoContext(ctx, "consent: asking", "sub", user.ID, "client_id", req.Client.ID)
+	httpx.RenderPage(ctx, w, http.StatusOK, templates.Consent(view))
+	return oauth.Decision{}, false
+}
+
+// decideFromForm handles the consent form.
+func (s *Service) decideFromForm(w http.ResponseWriter, r *http.Request, req *oauth.ConsentRequest, sess *sessions.Session, user *storage.User, d oauth.Decision) (oauth.Decision, bool) {
+	if err := s.checkForm(r, sess); err != nil {
+		s.log.InfoContext(r.Context(), "consent: form refused", "reason", err, "sub", user.ID)
+		s.errorPage(w, r, http.StatusForbidden, "This consent form has expired", "Please start again from the app.")
+		return oauth.Decision{}, false
+	}
+	switch r.PostForm.Get("decision") {
+	case "deny":
+		s.log.InfoContext(r.Context(), "consent: denied", "sub", user.ID, "client_id", req.Client.ID)
+		d.Denied = true
+		return d, true
+	case "allow":
+	default:
+		s.errorPage(w, r, http.StatusBadRequest, "No decision", "Choose Allow or Deny.")
+		return oauth.Decision{}, false
+	}
+	for _, res := range req.Resources {
+		if err := s.remember(r, user.ID, req.Client.ID, res, req.Scopes[res], req.OfflineAccess); err != nil {
+			s.serverError(w, r, "consent: save consent", err)
+			return oauth.Decision{}, false
+		}
+	}
+	s.log.InfoContext(r.Context(), "consent: allowed", "sub", user.ID, "client_id", req.Client.ID, "scope", req.AllScopes())
+	return d, true
+}
+
+// remember adds the scopes to the consent stored for (user, client, resource).
+func (s *Service) remember(r *http.Request, subject, clientID string, res *oauth.Resource, scopes []string, offline bool) error {
+	have, err := s.store.GetConsent(r.Context(), subject, clientID, res.URI)
+	var granted []string
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		granted = have.Scopes
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(granted, sc) {
+			granted = append(granted, sc)
+		}
+	}
+	if offline && !slices.Contains(granted, oauth.OfflineAccess) {
+		granted = append(granted, oauth.OfflineAccess)
+	}
+	return s.store.SaveConsent(r.Context(), storage.Consent{
+		Subject: subject, ClientID: clientID, Resource: res.URI, Scopes: granted, GrantedAt: s.now().UTC(),
+	})
+}
+
+// pending is, per resource, the requested scopes not yet consented to, and those that were.
+type pending map[*oauth.Resource]struct{ new, granted []string }
+
+func (s *Service) pendingScopes(r *http.Request, req *oauth.ConsentRequest, subject string) (pending, error) {
+	out := pending{}
+	for _, res := range req.Resources {
+		c, err := s.store.GetConsent(r.Context(), subject, req.Client.ID, res.URI)
+		var have []string
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+		case err != nil:
+			return nil, err
+		default:
+			have = c.Scopes
+		}
+		want := slices.Clone(req.Scopes[res])
+		if req.OfflineAccess {
+			want = append(want, oauth.OfflineAccess)
+		}
+		var p struct{ new, granted []string }
+		for _, sc := range want {
+			if slices.Contains(have, sc) {
+				p.granted = append(p.granted, sc)
+			} else {
+				p.new = append(p.new, sc)
+			}
+		}
+		if len(p.new) > 0 {
+			out[res] = p
+		}
+	}
+	return out, nil
+}
+
+// consentView decides what the page shows: for each resource the scopes asked for now (only the
+// new ones on a step-up; all of them when the client insisted with prompt=consent), the client's
+// verifiable identity, and where the browser goes next.
+func (s *Service) consentView(req *oauth.ConsentRequest, user *storage.User, p pending) templates.ConsentView {
+	v := templates.ConsentView{
+		Page:              templates.Page{Title: "Allow access?"},
+		Action:            req.Path,
+		Request:           req.Query,
+		UserName:          user.Username,
+		ClientName:        req.Client.Name,
+		ClientID:          req.Client.ID,
+		ClientHost:        req.Client.Host,
+		RedirectHost:      oauth.RedirectHost(req.RedirectURI),
+		LocalhostRedirect: isLoopbackRedirect(req.RedirectURI),
+	}
+	for _, res := range req.Resources {
+		rv := templates.ResourceView{URI: res.URI, Name: res.Name}
+		entry, asked := p[res]
+		newScopes, granted := entry.new, entry.granted
+		if !asked {
+			// Nothing new for this resource (prompt=consent): show everything it asks for.
+			newScopes = slices.Clone(req.Scopes[res])
+			if req.OfflineAccess {
+				newScopes = append(newScopes, oauth.OfflineAccess)
+			}
+			granted = nil
+		}
+		for _, sc := range newScopes {
+			if sc == oauth.OfflineAccess {
+				v.OfflineAccess = true
+				continue
+			}
+			d := res.Scope(sc)
+			rv.Scopes = append(rv.Scopes, templates.ScopeView{Name: d.Name, Description: d.Description})
+		}
+		for _, sc := range granted {
+			if sc != oauth.OfflineAccess {
+				rv.AlreadyGranted = append(rv.AlreadyGranted, sc)
+			}
+		}
+		v.Resources = append(v.Resources, rv)
+	}
+	return v
+}
+
+// isLoopbackRedirect reports whether the redirect goes back to this computer: whatever listens on
+// that port gets the code, so the page warns (requirements §5).
+func isLoopbackRedirect(uri string) bool {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

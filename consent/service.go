@@ -1,0 +1,186 @@
+package consent
+
+import (
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/sessions"
+
+	"github.com/mcp-authz/mcp-authz/internal/httpx"
+	"github.com/mcp-authz/mcp-authz/storage"
+	"github.com/mcp-authz/mcp-authz/web/templates"
+)
+
+// Store is the part of storage consent uses.
+type Store interface {
+	storage.Users
+	storage.Consents
+	storage.Sessions
+}
+
+// Options configure the browser side.
+type Options struct {
+	Store Store
+	// Issuer is the server's issuer URL: its scheme decides Secure cookies, its origin is the
+	// only one forms may be posted from, its path prefixes our pages.
+	Issuer string
+	// Secret is the server secret; the session cookie key is derived from it.
+	Secret          []byte
+	SessionLifetime time.Duration
+	// MaxFailures failed logins per account and per address within FailureWindow.
+	MaxFailures   int
+	FailureWindow time.Duration
+	Logger        *slog.Logger
+	Now           func() time.Time
+}
+
+// Service serves login and consent.
+type Service struct {
+	store    Store
+	sessions *sessionStore
+	cookie   string
+	origin   string
+	basePath string
+	limiter  *failureLimiter
+	log      *slog.Logger
+	now      func() time.Time
+	// dummyHash is verified against when a username is unknown, so that the answer takes as
+	// long as for a known user with a wrong password (no account enumeration by timing).
+	dummyHash string
+}
+
+// New builds the service.
+func New(o Options) (*Service, error) {
+	u, err := url.Parse(o.Issuer)
+	if err != nil || u.Host == "" {
+		return nil, errors.New("consent: the issuer is not a URL")
+	}
+	if o.Store == nil || len(o.Secret) < 32 {
+		return nil, errors.New("consent: Store and a secret of at least 32 bytes are required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.SessionLifetime <= 0 {
+		o.SessionLifetime = 12 * time.Hour
+	}
+	if o.MaxFailures <= 0 {
+		o.MaxFailures = 5
+	}
+	if o.FailureWindow <= 0 {
+		o.FailureWindow = 15 * time.Minute
+	}
+	secure := u.Scheme == "https"
+	dummy, err := HashPassword(randomToken())
+	if err != nil {
+		return nil, err
+	}
+	return &Service{
+		store:     o.Store,
+		sessions:  newSessionStore(o.Store, o.Secret, secure, o.SessionLifetime, o.Now),
+		cookie:    cookieName(secure),
+		origin:    u.Scheme + "://" + u.Host,
+		basePath:  strings.TrimSuffix(u.EscapedPath(), "/"),
+		limiter:   newFailureLimiter(o.MaxFailures, o.FailureWindow, o.Now),
+		log:       o.Logger,
+		now:       o.Now,
+		dummyHash: dummy,
+	}, nil
+}
+
+// Register mounts the login and logout pages.
+func (s *Service) Register(mux *http.ServeMux) {
+	mux.HandleFunc(s.basePath+"/login", s.handleLogin)
+	mux.HandleFunc(s.basePath+"/logout", s.handleLogout)
+}
+
+// session returns the browser's session (empty when there is none).
+func (s *Service) session(r *http.Request) (*sessions.Session, error) {
+	return s.sessions.Get(r, s.cookie)
+}
+
+func value(sess *sessions.Session, key string) string {
+	v, _ := sess.Values[key].(string)
+	return v
+}
+
+// csrfToken returns the session's CSRF token, creating one. The session must be saved after.
+func csrfToken(sess *sessions.Session) string {
+	t := value(sess, keyCSRF)
+	if t == "" {
+		t = randomToken()
+		sess.Values[keyCSRF] = t
+	}
+	return t
+}
+
+// checkForm verifies a form post: it comes from our own origin when the browser says where it
+// comes from, and carries the session's CSRF token (synchronizer token pattern; SameSite=Lax
+// cookies are a second line, not the defence).
+func (s *Service) checkForm(r *http.Request, sess *sessions.Session) error {
+	if o := r.Header.Get("Origin"); o != "" && o != "null" && o != s.origin {
+		return errors.New("the form was posted from another site")
+	}
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return errors.New("the form was posted from another site")
+	}
+	want := value(sess, keyCSRF)
+	got := r.PostForm.Get("csrf_token")
+	if want == "" || got == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
+		return errors.New("the form has expired or did not come from this site")
+	}
+	return nil
+}
+
+// signedInUser returns the session's user, or nil when nobody (valid) is signed in.
+func (s *Service) signedInUser(r *http.Request, sess *sessions.Session) (*storage.User, time.Time, error) {
+	uid := value(sess, keyUserID)
+	if uid == "" {
+		return nil, time.Time{}, nil
+	}
+	u, err := s.store.GetUser(r.Context(), uid)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, time.Time{}, nil
+	}
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if u.Disabled {
+		return nil, time.Time{}, nil
+	}
+	secs, _ := strconv.ParseInt(value(sess, keyAuthTime), 10, 64)
+	return u, time.Unix(secs, 0).UTC(), nil
+}
+
+func (s *Service) errorPage(w http.ResponseWriter, r *http.Request, status int, heading, message string) {
+	httpx.RenderPage(r.Context(), w, status, templates.Error(templates.ErrorView{
+		Page:    templates.Page{Title: heading},
+		Heading: heading,
+		Message: message,
+	}))
+}
+
+func (s *Service) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	s.log.ErrorContext(r.Context(), what, "error", err)
+	s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "The server could not complete this step. Please try again.")
+}
+
+// clientAddress is the peer address used for rate limiting. Forwarded headers are not trusted:
+// anyone can send them.
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
