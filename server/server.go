@@ -1,0 +1,238 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/mcp-authz/mcp-authz/config"
+	"github.com/mcp-authz/mcp-authz/consent"
+	"github.com/mcp-authz/mcp-authz/keys"
+	"github.com/mcp-authz/mcp-authz/oauth"
+	"github.com/mcp-authz/mcp-authz/storage"
+	"github.com/mcp-authz/mcp-authz/storage/sqlite"
+	"github.com/mcp-authz/mcp-authz/web"
+)
+
+// Server is a running mcp-authz: an http.Handler and the background work behind it.
+type Server struct {
+	cfg      *config.Config
+	store    storage.Store
+	keys     *keys.Manager
+	provider *oauth.Provider
+	handler  http.Handler
+	log      *slog.Logger
+}
+
+// OpenStore opens the database the configuration names, migrating it unless noMigrate.
+func OpenStore(ctx context.Context, cfg *config.Config, noMigrate bool) (storage.Store, error) {
+	switch cfg.Storage.Driver {
+	case "sqlite":
+		return sqlite.Open(ctx, cfg.Storage.SQLitePath, sqlite.Options{
+			Synchronous: sqlite.Synchronous(cfg.Storage.SQLiteSynchronous),
+			NoMigrate:   noMigrate,
+		})
+	default:
+		return nil, fmt.Errorf("storage driver %q is not available in this build", cfg.Storage.Driver)
+	}
+}
+
+// Keys returns the signing-key manager for a store.
+func Keys(cfg *config.Config, store storage.Store, log *slog.Logger) (*keys.Manager, error) {
+	return keys.NewManager(store, cfg.Secrets.Key, keys.Options{
+		// A superseded key stays published while tokens it signed may be valid.
+		Retention: longestAccessTokenLifetime(cfg) + 5*time.Minute,
+		Logger:    log,
+	})
+}
+
+// New builds the server on an open store. The caller owns the store (Close closes it).
+func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog.Logger) (*Server, error) {
+	if cfg.Secrets.Key == nil {
+		return nil, errors.New("server: no secret")
+	}
+	km, err := Keys(cfg, store, log)
+	if err != nil {
+		return nil, err
+	}
+	created, err := km.EnsureKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info("generated the first signing key", "kid", km.CurrentKeyID())
+	}
+
+	resources, err := oauth.NewResources(Resources(cfg))
+	if err != nil {
+		return nil, err
+	}
+	clients, err := StaticClients(cfg, resources)
+	if err != nil {
+		return nil, err
+	}
+	browser, err := consent.New(consent.Options{
+		Store:           store,
+		Issuer:          cfg.Issuer,
+		Secret:          cfg.Secrets.Key,
+		SessionLifetime: cfg.Login.SessionLifetime.D(),
+		MaxFailures:     cfg.Login.MaxFailures,
+		FailureWindow:   cfg.Login.FailureWindow.D(),
+		Logger:          log.With("component", "consent"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	provider, err := oauth.New(oauth.Options{
+		Issuer:                       cfg.Issuer,
+		Secret:                       cfg.Secrets.Key,
+		Tokens:                       store,
+		Signer:                       km,
+		Resources:                    resources,
+		Clients:                      clients,
+		Consent:                      browser,
+		AuthorizationCodeLifetime:    cfg.Tokens.AuthorizationCodeLifetime.D(),
+		AccessTokenLifetime:          cfg.Tokens.AccessTokenLifetime.D(),
+		RefreshTokenLifetime:         cfg.Tokens.RefreshTokenLifetime.D(),
+		RefreshGracePeriod:           cfg.Tokens.RefreshGracePeriod.D(),
+		RefreshOnlyWithOfflineAccess: cfg.Tokens.RefreshTokens == "offline_access",
+		Logger:                       log.With("component", "oauth"),
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	provider.Register(mux)
+	browser.Register(mux)
+	mux.Handle("GET /static/", http.StripPrefix("/static/", staticFiles()))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return &Server{cfg: cfg, store: store, keys: km, provider: provider, handler: recoverPanics(mux, log), log: log}, nil
+}
+
+// Handler is the HTTP handler of the whole server.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// KeyManager exposes the signing keys (the CLI rotates them; tests inspect them).
+func (s *Server) KeyManager() *keys.Manager { return s.keys }
+
+// Run does the background work until ctx ends: it picks up keys rotated by another instance or
+// the CLI, and deletes expired codes, tokens and sessions.
+func (s *Server) Run(ctx context.Context) {
+	go s.keys.Run(ctx)
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.store.DeleteExpired(ctx, time.Now())
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("cleanup of expired records failed", "error", err)
+			} else if n > 0 {
+				s.log.Debug("deleted expired records", "count", n)
+			}
+		}
+	}
+}
+
+// HTTPServer returns an http.Server for the handler with limits on headers and slow clients.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Addr:              s.cfg.Listen,
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Resources converts configured resources.
+func Resources(cfg *config.Config) []oauth.Resource {
+	out := make([]oauth.Resource, 0, len(cfg.Resources))
+	for _, r := range cfg.Resources {
+		res := oauth.Resource{
+			URI:                 r.URI,
+			Name:                r.Name,
+			DefaultScopes:       r.DefaultScopes,
+			AccessTokenLifetime: r.AccessTokenLifetime.D(),
+		}
+		if res.AccessTokenLifetime == 0 {
+			res.AccessTokenLifetime = cfg.Tokens.AccessTokenLifetime.D()
+		}
+		for _, s := range r.Scopes {
+			res.Scopes = append(res.Scopes, oauth.Scope{Name: s.Name, Description: s.Description})
+		}
+		out = append(out, res)
+	}
+	return out
+}
+
+// StaticClients converts the pre-registered clients.
+func StaticClients(cfg *config.Config, resources *oauth.Resources) (oauth.StaticClients, error) {
+	var list []*oauth.Client
+	for _, c := range cfg.Clients {
+		cl := &oauth.Client{
+			ID:           c.ID,
+			Name:         c.Name,
+			RedirectURIs: c.RedirectURIs,
+			GrantTypes:   c.GrantTypes,
+		}
+		if c.SecretHash != "" {
+			cl.SecretHash = []byte(c.SecretHash)
+		}
+		for _, uri := range c.Resources {
+			r, err := resources.Lookup(uri)
+			if err != nil {
+				return nil, fmt.Errorf("client %s: %w", c.ID, err)
+			}
+			cl.Resources = append(cl.Resources, r)
+		}
+		list = append(list, cl)
+	}
+	return oauth.NewStaticClients(resources, list), nil
+}
+
+func longestAccessTokenLifetime(cfg *config.Config) time.Duration {
+	longest := cfg.Tokens.AccessTokenLifetime.D()
+	for _, r := range cfg.Resources {
+		longest = max(longest, r.AccessTokenLifetime.D())
+	}
+	return longest
+}
+
+func staticFiles() http.Handler {
+	fs := http.FileServerFS(web.Static())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		fs.ServeHTTP(w, r)
+	})
+}
+
+// recoverPanics turns a panic in a handler into a 500 and a log line: bad input must never take
+// the process down.
+func recoverPanics(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic serving request", "path", r.URL.Path, "panic", v)
+				http.Error(w, "internal server error", http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
