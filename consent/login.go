@@ -34,7 +34,7 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ret := s.safeReturn(r.Form.Get("return"))
-	view := templates.LoginView{Page: templates.Page{Title: "Sign in"}, Return: ret, LocalLogin: true}
+	view := templates.LoginView{Page: templates.Page{Title: "Sign in"}, Action: s.basePath + "/login", Return: ret, LocalLogin: true}
 
 	if r.Method == http.MethodGet {
 		s.renderLogin(w, r, sess, http.StatusOK, view)

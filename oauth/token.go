@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,17 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := httpx.ParseForm(w, r, "resource"); err != nil {
 		httpx.WriteOAuthError(w, r, 0, "invalid_request", err.Error())
+		return
+	}
+	// fosite answers a grant it has no handler for with invalid_request; RFC 6749 §5.2 says
+	// unsupported_grant_type.
+	switch gt := r.PostForm.Get("grant_type"); gt {
+	case "":
+		httpx.WriteOAuthError(w, r, 0, "invalid_request", "The grant_type parameter is missing.")
+		return
+	case "authorization_code", "refresh_token":
+	default:
+		httpx.WriteOAuthError(w, r, 0, "unsupported_grant_type", "The grant type "+strconvQuote(gt)+" is not supported by this server.")
 		return
 	}
 	ar, err := p.fosite.NewAccessRequest(ctx, r, new(Session))
@@ -121,6 +133,13 @@ func (p *Provider) bindAccessToken(ar fosite.AccessRequester) error {
 		sess.SetExpiresAt(fosite.AccessToken, p.now().UTC().Add(lifetime).Round(time.Second))
 	}
 	return nil
+}
+
+func strconvQuote(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return strconv.Quote(s)
 }
 
 // errInvalidTarget is RFC 8707 §2's error; fosite does not know it.

@@ -11,9 +11,11 @@ type Page struct {
 }
 
 // LoginView is the sign-in page. The form posts username, password, csrf_token and return to
-// /login.
+// Action (default /login).
 type LoginView struct {
 	Page
+	// Action is the sign-in endpoint: /login under the issuer's path.
+	Action string
 	// Return is the relative URL (an /authorize request) to continue with after login; it is
 	// echoed in a hidden "return" field.
 	Return string
