@@ -178,9 +178,11 @@ func (m *Manager) Rotate(ctx context.Context) (kid string, err error) {
 	at := m.opts.Now()
 	if len(prev.infos) > 0 {
 		// The newest key signs, and "newest" is decided by CreatedAt. A clock that is behind
-		// another instance's, or a test clock that stands still, must not make the new key older.
-		if newest := prev.infos[0].CreatedAt; !at.After(newest) {
-			at = newest.Add(time.Millisecond)
+		// another instance's, or a test clock that stands still, must not make the new key older
+		// or leave it tied. A millisecond apart at least, so that the order survives a store that
+		// keeps times to the millisecond (SQLite and PostgreSQL keep microseconds).
+		if first := prev.infos[0].CreatedAt.Add(time.Millisecond); at.Before(first) {
+			at = first
 		}
 	}
 	kid, err = m.create(ctx, at)
@@ -402,15 +404,17 @@ func (s *keySet) lookup(kid string) *signingKey {
 // schedule works out, for keys sorted newest first, which one signs and how long each stays
 // published.
 //
-// A key may sign from CreatedAt+ActivationDelay; the signing key is the newest key that may sign,
-// or the oldest key when none may yet (a new installation, or two instances racing to create the
+// A key may sign from CreatedAt+ActivationDelay (at once without a delay); the signing key is the
+// newest key that may sign, or the oldest key when none may yet (a new installation, or two instances racing to create the
 // first key). A key is superseded when the next newer key may sign, and leaves the JWKS Retention
 // plus ReloadInterval after that: Retention covers the tokens it signed, ReloadInterval the tokens
 // an instance that has not reloaded yet still signs with it.
 func schedule(recs []storage.SigningKey, now time.Time, o Options) []KeyInfo {
 	cur := len(recs) - 1
 	for i, r := range recs {
-		if !r.CreatedAt.Add(o.ActivationDelay).After(now) {
+		// With no delay the newest key signs even if it is dated a little ahead: by another
+		// instance's clock, or by Rotate keeping it newer than the key before.
+		if o.ActivationDelay == 0 || !r.CreatedAt.Add(o.ActivationDelay).After(now) {
 			cur = i
 			break
 		}
