@@ -1,0 +1,50 @@
+// Package sqlite is the embedded storage backend: a [storage.Store] in one SQLite file, through
+// github.com/mattn/go-sqlite3. It is the default for a single instance; several instances sharing
+// one database use storage/postgres instead.
+//
+// # One writer, group commit
+//
+// SQLite allows one writer at a time, and a durable commit costs an fsync, which on ordinary disks
+// takes a millisecond or more. One transaction per request would cap the server at a few hundred
+// writes a second and make concurrent writers queue on SQLite's busy handler. So every write
+// (Apply and every other method that changes something) is sent to a single goroutine that owns the
+// only write connection. It takes every request waiting in its queue (up to [Options.MaxBatch]),
+// runs them in one BEGIN IMMEDIATE … COMMIT, and then answers all of them: the callers share one
+// fsync. Each request runs inside its own SAVEPOINT, and a request that fails is rolled back to it,
+// so a request's error never spoils the others in its batch and [storage.Tokens.Apply] stays all or
+// nothing. Because the writer is the only writer, the checks inside a request (is this code still
+// active?) and the writes that follow cannot interleave with another request's.
+//
+// A caller whose context ends while its request still waits in the queue gets ctx.Err() and the
+// request is skipped; once the writer has taken the request the caller waits for its outcome, so
+// that an error always means "not applied". The writer itself never runs SQL under a caller's
+// context: an interrupted statement would abort the whole batch.
+//
+// Reads go through a pool of read-only connections and, in WAL mode, never wait for the writer.
+//
+// # Durability
+//
+// [SynchronousFull] (the default) fsyncs the write-ahead log on every commit: a write that returned
+// survives a power loss. [SynchronousNormal] fsyncs only at checkpoints: a write survives a crash of
+// the process but may be lost with the machine.
+//
+// # Schema
+//
+// Migrations are SQL files embedded from migrations/, numbered from 0001; the schema_version table
+// records which were applied. [Open] applies the missing ones in one transaction unless
+// [Options.NoMigrate] is set, and refuses a database migrated by a newer binary
+// ([storage.ErrSchemaTooNew]).
+//
+// Times are stored as INTEGER microseconds since the Unix epoch and read back in UTC; the zero time
+// is stored as 0 (so the instant 1970-01-01T00:00:00Z itself reads back as the zero time, which no
+// record has reason to hold). Microseconds rather than nanoseconds because nanoseconds overflow
+// int64 after 2262 and "never" is often written as the year 9999.
+//
+// Usernames are unique without regard to ASCII case ("alice" and "Alice" cannot both exist) but
+// GetUserByUsername matches exactly; ListUsers orders case-insensitively.
+//
+// # Bad input
+//
+// Every field has a size limit checked before anything is written (see limits.go); a value over it,
+// or a missing key, is an error wrapping [ErrInvalidInput] that names the field.
+package sqlite

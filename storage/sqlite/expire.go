@@ -1,0 +1,43 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// expireChunk is how many rows one write request of DeleteExpired removes. Deleting a backlog of
+// millions in one transaction would hold the single writer for seconds and stall every token
+// request behind it; chunks let other writes in between.
+const expireChunk = 1000
+
+// DeleteExpired removes tokens, used jtis and browser sessions whose expiry is before now, and
+// returns how many rows it removed. It is not one transaction: if ctx ends part way, what was
+// removed stays removed and the count so far is returned with the error.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	cutoff := encodeTime(now)
+	var total int64
+	// The table names are constants, never input.
+	for _, table := range []string{"tokens", "jtis", "sessions"} {
+		q := fmt.Sprintf(`DELETE FROM %[1]s WHERE rowid IN
+			(SELECT rowid FROM %[1]s WHERE expires_at < ? LIMIT %d)`, table, expireChunk)
+		for {
+			n, err := s.write(ctx, func(ctx context.Context, c *sql.Conn, _ time.Time) (int64, error) {
+				res, err := c.ExecContext(ctx, q, cutoff)
+				if err != nil {
+					return 0, fmt.Errorf("sqlite: delete expired %s: %w", table, err)
+				}
+				return res.RowsAffected()
+			})
+			total += n
+			if err != nil {
+				return total, err
+			}
+			if n < expireChunk {
+				break
+			}
+		}
+	}
+	return total, nil
+}

@@ -1,0 +1,163 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// writeFunc is one write request's work, run by the writer inside the batch's transaction. now is
+// the writer's clock at the start of the batch, for changes that compare with the present (UseJTI).
+// It returns a count for the methods that report one.
+type writeFunc func(ctx context.Context, c *sql.Conn, now time.Time) (int64, error)
+
+// Request states. A request moves from pending to exactly one of taken (by the writer, which then
+// always answers) or abandoned (by its caller, whose context ended first; the writer skips it).
+const (
+	statePending int32 = iota
+	stateTaken
+	stateAbandoned
+)
+
+type writeReq struct {
+	fn    writeFunc
+	state atomic.Int32
+	done  chan writeResult // buffered: the writer never blocks on a caller that left
+}
+
+type writeResult struct {
+	n   int64
+	err error
+}
+
+// write hands fn to the writer and waits for its outcome. An error means fn's changes were not
+// committed.
+func (s *Store) write(ctx context.Context, fn writeFunc) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("sqlite: write: %w", err)
+	}
+	r := &writeReq{fn: fn, done: make(chan writeResult, 1)}
+
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return 0, ErrClosed
+	}
+	select {
+	case s.reqs <- r:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return 0, fmt.Errorf("sqlite: write: %w", ctx.Err())
+	}
+
+	select {
+	case res := <-r.done:
+		return res.n, res.err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(statePending, stateAbandoned) {
+			return 0, fmt.Errorf("sqlite: write: %w", ctx.Err())
+		}
+		// The writer has it: its outcome is decided within one commit, and reporting it is the
+		// only way the caller learns whether the change happened.
+		res := <-r.done
+		return res.n, res.err
+	}
+}
+
+// runWriter is the single writer goroutine. It exits when Close has closed the queue and every
+// request in it has been answered.
+func (s *Store) runWriter() {
+	defer close(s.writerDone)
+	batch := make([]*writeReq, 0, s.maxBatch)
+	results := make([]writeResult, 0, s.maxBatch)
+	for {
+		r, ok := <-s.reqs
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], r)
+		// Group commit: take whatever queued up while the last batch was being committed. No
+		// waiting for more: under low load a request is committed at once.
+	fill:
+		for len(batch) < s.maxBatch {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		taken := batch[:0]
+		for _, r := range batch {
+			if r.state.CompareAndSwap(statePending, stateTaken) {
+				taken = append(taken, r)
+			}
+		}
+		if len(taken) == 0 {
+			continue
+		}
+		results = s.commit(taken, results[:0])
+		for i, r := range taken {
+			r.done <- results[i]
+		}
+		clear(batch[:cap(batch)])
+	}
+}
+
+// commit runs every request of the batch in one transaction, each in its own savepoint, and
+// returns their outcomes. If the transaction itself fails (BEGIN, a savepoint, COMMIT), nothing was
+// applied and every request gets that error.
+func (s *Store) commit(batch []*writeReq, results []writeResult) []writeResult {
+	// Never a caller's context: cancelling a statement mid-batch would abort every request in it.
+	ctx := context.Background()
+	c := s.wconn
+	exec := func(q string) error {
+		_, err := c.ExecContext(ctx, q)
+		return err
+	}
+	failAll := func(err error) []writeResult {
+		// After a failed COMMIT or an I/O error SQLite may already have rolled back; a second
+		// ROLLBACK then fails harmlessly.
+		_ = exec("ROLLBACK")
+		err = fmt.Errorf("sqlite: write transaction: %w", err)
+		results = results[:0]
+		for range batch {
+			results = append(results, writeResult{err: err})
+		}
+		return results
+	}
+
+	if err := exec("BEGIN IMMEDIATE"); err != nil {
+		return failAll(err)
+	}
+	now := time.Now()
+	for _, r := range batch {
+		if err := exec("SAVEPOINT req"); err != nil {
+			return failAll(err)
+		}
+		n, err := r.fn(ctx, c, now)
+		if err != nil {
+			if rerr := exec("ROLLBACK TO req"); rerr != nil {
+				// The savepoint is gone: SQLite rolled the whole transaction back (disk full,
+				// I/O error), so nothing of the batch survives.
+				return failAll(errors.Join(err, rerr))
+			}
+			n = 0
+		}
+		if rerr := exec("RELEASE req"); rerr != nil {
+			return failAll(rerr)
+		}
+		results = append(results, writeResult{n: n, err: err})
+	}
+	if err := exec("COMMIT"); err != nil {
+		return failAll(err)
+	}
+	return results
+}
