@@ -153,7 +153,7 @@ func TestBlockedAddressesNeverConnect(t *testing.T) {
 		}
 		for _, u := range urls {
 			t.Run(c.addr+"/"+strings.SplitN(u, "/", 4)[2], func(t *testing.T) {
-				d := &routingDialer{fallback: tg.Addr()}
+				d := &routingDialer{Fallback: tg.Addr()}
 				cl := mustClient(t, Config{
 					Resolver: fakeResolver{"victim.example": {ip}},
 					Dialer:   d,
@@ -181,7 +181,7 @@ func TestBlockedAddressesNeverConnect(t *testing.T) {
 // same set-up with a public address reaches the target listener.
 func TestHarnessPositiveControl(t *testing.T) {
 	tg := newTarget(t, nil)
-	d := &routingDialer{fallback: tg.Addr()}
+	d := &routingDialer{Fallback: tg.Addr()}
 	cl := mustClient(t, Config{
 		Resolver: fakeResolver{"victim.example": {netip.MustParseAddr("8.8.8.8")}},
 		Dialer:   d,
@@ -205,7 +205,7 @@ func TestMixedAnswerRefused(t *testing.T) {
 		{netip.MustParseAddr("8.8.8.8"), netip.MustParseAddr("10.0.0.1")},
 		{netip.MustParseAddr("2606:4700::1"), netip.MustParseAddr("::ffff:127.0.0.1")},
 	} {
-		d := &routingDialer{fallback: tg.Addr()}
+		d := &routingDialer{Fallback: tg.Addr()}
 		cl := mustClient(t, Config{Resolver: fakeResolver{"victim.example": answer}, Dialer: d})
 		_, err := cl.Get(context.Background(), "https://victim.example/x", Options{})
 		if !errors.Is(err, ErrBlockedAddress) {

@@ -63,7 +63,7 @@ func TestTestHostNeedsItsRoots(t *testing.T) {
 // The extra roots are not trusted for hosts that are not test hosts.
 func TestTestRootsOnlyForTestHosts(t *testing.T) {
 	tg := newTarget(t, nil)
-	d := &routingDialer{fallback: tg.Addr()}
+	d := &routingDialer{Fallback: tg.Addr()}
 	cl := mustClient(t, Config{
 		TestHosts:   []string{"other.test:443"},
 		TestRootCAs: tg.Roots(),
@@ -101,7 +101,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 		tg := newTarget(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "https://metadata.internal/latest", code)
 		}))
-		d := &routingDialer{routes: map[string]string{tg.Addr(): tg.Addr()}, fallback: internal.Addr()}
+		d := &routingDialer{Routes: map[string]string{tg.Addr(): tg.Addr()}, Fallback: internal.Addr()}
 		cl := testClient(t, tg, Config{
 			TestHosts: []string{"metadata.internal:443"},
 			Resolver:  fakeResolver{"metadata.internal": {netip.MustParseAddr("169.254.169.254")}},
@@ -369,7 +369,7 @@ func TestTimeLimit(t *testing.T) {
 }
 
 func TestURLRefused(t *testing.T) {
-	d := &routingDialer{fallback: "127.0.0.1:1"}
+	d := &routingDialer{Fallback: "127.0.0.1:1"}
 	cl := mustClient(t, Config{Dialer: d, Resolver: fakeResolver{}})
 	for _, u := range []string{
 		"http://example.com/x", "ftp://example.com/x", "//example.com/x", "/x", "https:///x",
