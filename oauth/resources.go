@@ -99,7 +99,7 @@ func canonicalResource(raw string) (string, error) {
 		return "", fmt.Errorf("the resource %q has a fragment (RFC 8707 §2)", raw)
 	}
 	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
+	if err != nil || !u.IsAbs() || u.Hostname() == "" || u.Opaque != "" {
 		return "", fmt.Errorf("the resource %q is not an absolute URI (RFC 8707 §2)", raw)
 	}
 	if u.User != nil {

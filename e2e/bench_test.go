@@ -1,0 +1,147 @@
+package e2e
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Load runs over loopback HTTP against the real server with durable storage (SQLite,
+// synchronous=FULL, fsync per commit group). The load generator shares the machine's cores.
+//
+//	go test ./e2e -run '^$' -bench . -benchtime 5000x
+//
+// Each benchmark reports its throughput as ops/s; b.N is the number of token requests.
+
+// benchClient is an HTTP client with enough idle connections for the parallel load.
+func benchClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 512
+	tr.MaxIdleConnsPerHost = 512
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// mintCodes obtains n authorization codes through the real authorize endpoint, as a signed-in
+// user whose consent is remembered (one GET and one 303 per code).
+func mintCodes(b *testing.B, ts *testServer, n int) (codes, verifiers []string) {
+	br := newBrowser(&testing.T{})
+	out := br.authorize(ts, authRequest(ts, "", nil), "allow") // sign in and consent once
+	if out.redirect == nil {
+		b.Fatal("could not sign in")
+	}
+	codes, verifiers = make([]string, n), make([]string, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				verifier, challenge := pkce()
+				u := ts.authURL(map[string]string{"response_type": "code", "client_id": publicClient, "redirect_uri": redirectURI,
+					"code_challenge": challenge, "code_challenge_method": "S256", "resource": resourceURI})
+				resp, err := br.client.Get(u)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				loc, err := resp.Location()
+				if err != nil {
+					b.Errorf("no code: %d", resp.StatusCode)
+					return
+				}
+				codes[i], verifiers[i] = loc.Query().Get("code"), verifier
+			}
+		}()
+	}
+	wg.Wait()
+	return codes, verifiers
+}
+
+func postToken(client *http.Client, issuer string, form url.Values) (map[string]any, error) {
+	resp, err := client.Post(issuer+"/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != 200 {
+		return m, errStatus(resp.StatusCode)
+	}
+	return m, nil
+}
+
+type errStatus int
+
+func (e errStatus) Error() string { return http.StatusText(int(e)) }
+
+func BenchmarkCodeRedemptionHTTP(b *testing.B) {
+	ts := startServer(&testing.T{}, options{dataDir: b.TempDir()})
+	defer ts.stop()
+	codes, verifiers := mintCodes(b, ts, b.N)
+	client := benchClient()
+	var next atomic.Int64
+	b.SetParallelism(16) // 32 concurrent clients on 2 cores
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1) - 1
+			_, err := postToken(client, ts.issuer, url.Values{"grant_type": {"authorization_code"}, "code": {codes[i]},
+				"code_verifier": {verifiers[i]}, "client_id": {publicClient}, "redirect_uri": {redirectURI}})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "redemptions/s")
+}
+
+func BenchmarkRefreshHTTP(b *testing.B) {
+	ts := startServer(&testing.T{}, options{dataDir: b.TempDir()})
+	defer ts.stop()
+	const chains = 64
+	codes, verifiers := mintCodes(b, ts, chains)
+	client := benchClient()
+	refresh := make(chan string, chains)
+	for i := range codes {
+		m, err := postToken(client, ts.issuer, url.Values{"grant_type": {"authorization_code"}, "code": {codes[i]},
+			"code_verifier": {verifiers[i]}, "client_id": {publicClient}, "redirect_uri": {redirectURI}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		refresh <- m["refresh_token"].(string)
+	}
+	b.SetParallelism(16)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			rt := <-refresh
+			m, err := postToken(client, ts.issuer, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {publicClient}})
+			if err != nil {
+				b.Error(err, m)
+				refresh <- rt
+				return
+			}
+			refresh <- m["refresh_token"].(string)
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "refreshes/s")
+}
