@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/mcp-authz/mcp-authz/config"
+	"github.com/mcp-authz/mcp-authz/consent"
+	"github.com/mcp-authz/mcp-authz/oauth"
+	"github.com/mcp-authz/mcp-authz/server"
+)
+
+func writeConfig(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mcp-authz.yaml")
+	os.WriteFile(filepath.Join(dir, "secret"), []byte(strings.Repeat("q", 48)), 0o600)
+	cfg := "issuer: http://127.0.0.1:1\ndata_dir: data\nsecrets: {key_file: secret}\nresources: [{uri: 'http://localhost:9090/mcp', scopes: [{name: a}]}]\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func runCLI(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
+	return out.String() + errOut.String(), err
+}
+
+func TestUsersAddListPasswd(t *testing.T) {
+	cfgPath := writeConfig(t)
+	out, err := runCLI(t, "", "users", "add", "bob", "--email", "bob@example.com", "--config", cfgPath)
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	pw := regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(out)
+	if pw == nil {
+		t.Fatalf("no generated password printed: %s", out)
+	}
+	if _, err := runCLI(t, "", "users", "add", "bob", "--config", cfgPath); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Errorf("duplicate user: %v", err)
+	}
+	if out, err := runCLI(t, "new password 123\n", "users", "passwd", "bob", "--password-stdin", "--config", cfgPath); err != nil {
+		t.Fatalf("passwd: %v %s", err, out)
+	}
+	if _, err := runCLI(t, "short\n", "users", "passwd", "bob", "--password-stdin", "--config", cfgPath); err == nil {
+		t.Error("a 5-character password was accepted")
+	}
+	out, err = runCLI(t, "", "users", "list", "--config", cfgPath)
+	if err != nil || !strings.Contains(out, "bob") || !strings.Contains(out, "bob@example.com") {
+		t.Fatalf("list: %v %s", err, out)
+	}
+
+	// The stored hash is the new password's.
+	cfg, err := config.Load(cfgPath, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := server.OpenStore(context.Background(), cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	u, err := store.GetUserByUsername(context.Background(), "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := consent.VerifyPassword(u.PasswordHash, "new password 123"); !ok {
+		t.Error("passwd did not store the new password")
+	}
+}
+
+func TestKeysRotateAndList(t *testing.T) {
+	cfgPath := writeConfig(t)
+	out, err := runCLI(t, "", "keys", "list", "--config", cfgPath)
+	if err != nil || strings.Count(out, "\n") != 2 {
+		t.Fatalf("list after first key: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "", "keys", "rotate", "--config", cfgPath)
+	if err != nil || !strings.Contains(out, "New signing key") {
+		t.Fatalf("rotate: %v %s", err, out)
+	}
+	out, _ = runCLI(t, "", "keys", "list", "--config", cfgPath)
+	// The new key signs; the old one stays published until its tokens have expired.
+	if strings.Count(out, "\n") != 3 || strings.Count(out, " true ") != 1 || !regexp.MustCompile(`false +\d{4}-`).MatchString(out) {
+		t.Errorf("after rotation, want the new key signing and the old one published until a date:\n%s", out)
+	}
+}
+
+func TestClientsNewSecret(t *testing.T) {
+	out, err := runCLI(t, "", "clients", "new-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`stored\): (\S+)\n.*: +(sha256:\S+)`).FindStringSubmatch(out)
+	if m == nil || oauth.HashSecret(m[1]) != m[2] {
+		t.Errorf("secret and hash do not match: %s", out)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{}, {"nope"}, {"keys"}, {"users", "add"}, {"serve", "--config", "/does/not/exist"}} {
+		if _, err := runCLI(t, "", args...); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+	if out, err := runCLI(t, "", "version"); err != nil || !strings.HasPrefix(out, "mcp-authz ") {
+		t.Errorf("version: %v %q", err, out)
+	}
+}
