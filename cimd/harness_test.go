@@ -26,6 +26,7 @@ type reply struct {
 	doc    map[string]any    // a document to encode
 	header map[string]string // extra headers
 	wait   <-chan struct{}   // if set, wait for it (or the request's end) before answering
+	fn     http.HandlerFunc  // if set, it answers instead
 }
 
 // docHost is a local HTTPS server of client metadata documents, allowed as a test host.
@@ -50,6 +51,10 @@ func (h *docHost) serve(w http.ResponseWriter, r *http.Request) {
 	h.mu.Unlock()
 	if !ok {
 		http.NotFound(w, r)
+		return
+	}
+	if rep.fn != nil {
+		rep.fn(w, r)
 		return
 	}
 	if rep.wait != nil {
