@@ -36,6 +36,8 @@ type docHost struct {
 
 	mu      sync.Mutex
 	replies map[string]reply
+	// fallback, if set, answers paths without a reply.
+	fallback http.HandlerFunc
 }
 
 func newDocHost(t testing.TB) *docHost {
@@ -50,6 +52,10 @@ func (h *docHost) serve(w http.ResponseWriter, r *http.Request) {
 	rep, ok := h.replies[r.URL.Path]
 	h.mu.Unlock()
 	if !ok {
+		if fb := h.fallbackHandler(); fb != nil {
+			fb(w, r)
+			return
+		}
 		http.NotFound(w, r)
 		return
 	}
@@ -80,6 +86,23 @@ func (h *docHost) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(rep.status)
 	}
 	_, _ = w.Write(body)
+}
+
+func (h *docHost) fallbackHandler() http.HandlerFunc {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.fallback
+}
+
+// echoDocs makes every path without a reply serve a valid document whose client_id is its URL.
+func (h *docHost) echoDocs() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.fallback = func(w http.ResponseWriter, r *http.Request) {
+		body, _ := json.Marshal(validDoc(h.URL + r.URL.Path))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}
 }
 
 // set makes path answer rep, and returns the client_id URL for path.
