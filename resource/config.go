@@ -107,6 +107,7 @@ type Introspection struct {
 type Verifier struct {
 	resourceID  string   // Config.Resource as given
 	resource    *url.URL // and parsed
+	originLen   int      // length of scheme://host in resourceID
 	issuer      string
 	algorithms  map[string]*algorithm
 	leeway      time.Duration
@@ -153,6 +154,7 @@ func New(cfg Config) (*Verifier, error) {
 	v := &Verifier{
 		resourceID: cfg.Resource,
 		resource:   res,
+		originLen:  originLen(cfg.Resource),
 		issuer:     cfg.Issuer,
 		algorithms: algs,
 		leeway:     cfg.Leeway,
@@ -246,6 +248,15 @@ func checkFetchURL(field, raw string, allowHTTP bool) (*url.URL, error) {
 		return nil, fmt.Errorf("resource: %s %q must have no user info", field, raw)
 	}
 	return u, nil
+}
+
+// originLen is the length of the scheme://host[:port] that begins the absolute URL u.
+func originLen(u string) int {
+	start := strings.Index(u, "://") + len("://")
+	if slash := strings.IndexByte(u[start:], '/'); slash >= 0 {
+		return start + slash
+	}
+	return len(u)
 }
 
 func isLoopback(host string) bool {

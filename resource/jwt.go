@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -327,15 +326,13 @@ func numericDate(f float64) (time.Time, bool) {
 
 // isAudience reports whether aud names this resource. The authorization server writes the
 // resource indicator the client sent (RFC 8707 §2); like it, we compare scheme and host
-// without regard to case and the path exactly, so a trailing slash is a different resource.
+// without regard to case and the rest exactly, so a trailing slash is a different resource.
+// No URL parsing: aud is read before the signature is checked, and a forged token could
+// carry thousands of entries.
 func (v *Verifier) isAudience(aud []string) bool {
+	id, n := v.resourceID, v.originLen
 	for _, a := range aud {
-		if a == v.resourceID {
-			return true
-		}
-		u, err := url.Parse(a)
-		if err == nil && strings.EqualFold(u.Scheme, v.resource.Scheme) && strings.EqualFold(u.Host, v.resource.Host) &&
-			u.EscapedPath() == v.resource.EscapedPath() && u.RawQuery == "" && !u.ForceQuery && u.Fragment == "" && u.User == nil {
+		if a == id || (len(a) == len(id) && strings.EqualFold(a[:n], id[:n]) && a[n:] == id[n:]) {
 			return true
 		}
 	}
