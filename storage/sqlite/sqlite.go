@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -89,10 +90,20 @@ type Store struct {
 	writeDB *sql.DB
 	// wconn is the only connection that writes; the writer goroutine owns it after Open.
 	wconn *sql.Conn
+	// cconn is the checkpointer's connection (see checkpoint.go).
+	cconn *sql.Conn
 
 	reqs       chan *writeReq
 	maxBatch   int
 	writerDone chan struct{}
+
+	// The writer kicks the checkpointer after every checkpointEvery requests it commits, and
+	// marks the log dirty after any.
+	kick      chan struct{}
+	sinceKick int
+	dirty     atomic.Bool
+	stopCkpt  chan struct{}
+	ckptDone  chan struct{}
 
 	// mu guards closed against the channel being closed while a caller sends on it.
 	mu        sync.RWMutex
@@ -142,10 +153,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		maxBatch:   opts.MaxBatch,
 		reqs:       make(chan *writeReq, opts.MaxBatch),
 		writerDone: make(chan struct{}),
+		kick:       make(chan struct{}, 1),
+		stopCkpt:   make(chan struct{}),
+		ckptDone:   make(chan struct{}),
 	}
+	// Two connections: the writer's and the checkpointer's. Neither is ever returned to the pool.
 	s.writeDB = sql.OpenDB(connector{dsn: dsn(abs, opts, false)})
-	s.writeDB.SetMaxOpenConns(1)
-	s.writeDB.SetMaxIdleConns(1)
+	s.writeDB.SetMaxOpenConns(2)
+	s.writeDB.SetMaxIdleConns(2)
 	s.writeDB.SetConnMaxLifetime(0)
 	s.wconn, err = s.writeDB.Conn(ctx)
 	if err != nil {
@@ -154,6 +169,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	fail := func(err error) (*Store, error) {
 		s.wconn.Close()
+		if s.cconn != nil {
+			s.cconn.Close()
+		}
 		s.writeDB.Close()
 		return nil, err
 	}
@@ -165,6 +183,18 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		// Without WAL, readers and the writer block each other; a filesystem that cannot do WAL
 		// (some network filesystems) is not one to keep this database on.
 		return fail(fmt.Errorf("sqlite: open %s: journal mode is %q, WAL is not available here", abs, mode))
+	}
+	// The checkpointer copies the WAL into the database file; the writer checkpoints only as a
+	// safety net, if the WAL grows far beyond what the checkpointer lets it.
+	if _, err := s.wconn.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walSafetyPages)); err != nil {
+		return fail(fmt.Errorf("sqlite: open %s: %w", abs, err))
+	}
+	// After a burst the WAL file would keep its largest size; this trims it back when it restarts.
+	if _, err := s.wconn.ExecContext(ctx, fmt.Sprintf("PRAGMA journal_size_limit = %d", walSizeLimit)); err != nil {
+		return fail(fmt.Errorf("sqlite: open %s: %w", abs, err))
+	}
+	if s.cconn, err = s.writeDB.Conn(ctx); err != nil {
+		return fail(fmt.Errorf("sqlite: open %s: %w", abs, err))
 	}
 	if opts.NoMigrate {
 		err = checkSchema(ctx, s.wconn)
@@ -185,6 +215,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 
 	go s.runWriter()
+	go s.runCheckpointer()
 	return s, nil
 }
 
@@ -230,7 +261,10 @@ func (s *Store) Close() error {
 		close(s.reqs)
 		s.mu.Unlock()
 		<-s.writerDone
-		s.closeErr = errors.Join(s.wconn.Close(), s.writeDB.Close(), s.readDB.Close())
+		close(s.stopCkpt)
+		<-s.ckptDone
+		// Closing the last connection checkpoints what is left and removes the WAL.
+		s.closeErr = errors.Join(s.cconn.Close(), s.wconn.Close(), s.writeDB.Close(), s.readDB.Close())
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("sqlite: close: %w", s.closeErr)
 		}

@@ -560,3 +560,43 @@ func TestUsernameLookupUsesIndex(t *testing.T) {
 		t.Errorf("query plan %q does not use the username index", p)
 	}
 }
+
+func TestCheckpointerCopiesTheLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	s := openTest(t, path, Options{})
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Enough requests to kick the checkpointer, from enough goroutines to be quick.
+	var wg sync.WaitGroup
+	for g := range 20 {
+		wg.Go(func() {
+			for i := range checkpointEvery / 20 {
+				tok := storage.Token{Kind: storage.AccessToken, Signature: fmt.Sprintf("%d-%d", g, i),
+					Request: storage.Request{ID: "r", Session: make([]byte, 1000)}}
+				if err := s.Apply(t.Context(), storage.CreateToken{Token: tok}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// The pages reach the database file while the store is open: the checkpointer did it, since
+	// the writer's own threshold is far away.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() > before.Size()+checkpointEvery*1000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("database file %d bytes after %d token writes (%d before): no checkpoint", fi.Size(), checkpointEvery, before.Size())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

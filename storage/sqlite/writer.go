@@ -107,6 +107,15 @@ func (s *Store) runWriter() {
 		for i, r := range taken {
 			r.done <- results[i]
 		}
+		s.dirty.Store(true)
+		s.sinceKick += len(taken)
+		if s.sinceKick >= checkpointEvery {
+			s.sinceKick = 0
+			select {
+			case s.kick <- struct{}{}:
+			default: // a checkpoint is already due
+			}
+		}
 		clear(batch[:cap(batch)])
 	}
 }
