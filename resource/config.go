@@ -34,7 +34,7 @@ type Config struct {
 	Issuer string
 
 	// AuthorizationServers is published in the Protected Resource Metadata; it defaults to
-	// [Issuer] and must contain it.
+	// Issuer alone and must contain it.
 	AuthorizationServers []string
 
 	// ScopesSupported, ResourceName and ResourceDocumentation are published in the Protected
@@ -56,8 +56,9 @@ type Config struct {
 	// a negative value means none.
 	Leeway time.Duration
 
-	// CacheSize bounds how many validated tokens are remembered. Zero means
-	// [DefaultCacheSize]; a negative value switches the cache off.
+	// CacheSize bounds how many validated tokens are remembered (rounded up to a multiple of
+	// 16, the cache's shards). Zero means [DefaultCacheSize]; a negative value switches the
+	// cache off.
 	CacheSize int
 
 	// KeyRefreshInterval is the least time between two fetches of the JWKS, however many

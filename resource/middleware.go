@@ -11,7 +11,9 @@ import (
 // token, 401 invalid_token, 403 insufficient_scope, 400 invalid_request for a malformed
 // header, or 503 when the authorization server cannot be reached.
 //
-// Put CORS handling in front of it: a browser's preflight request carries no token.
+// Put CORS handling in front of it: a browser's preflight request carries no token, and a
+// browser-based client can read the challenge only if WWW-Authenticate is exposed
+// (Access-Control-Expose-Headers).
 func (v *Verifier) Protect(next http.Handler, scopes ...string) http.Handler {
 	scopes = slices.Clone(scopes)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
