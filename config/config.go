@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mcp-authz/mcp-authz/internal/redirecturi"
 )
 
 // Config is the whole configuration. Zero values mean "use the default"; [Config.Validate] fills
@@ -487,24 +489,9 @@ func CheckResourceURI(s string) error {
 	return nil
 }
 
-// CheckRedirectURI applies RFC 6749 §3.1.2 and OAuth 2.1 §2.3.1: absolute, no fragment; http only
-// on loopback.
-func CheckRedirectURI(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return err
-	}
-	if !u.IsAbs() || u.Fragment != "" || strings.Contains(s, "#") {
-		return fmt.Errorf("%q must be absolute and without a fragment", s)
-	}
-	if u.Scheme == "http" && !IsLoopbackHost(u.Hostname()) {
-		return fmt.Errorf("%q: plain http only for loopback redirects", s)
-	}
-	if (u.Scheme == "http" || u.Scheme == "https") && u.Host == "" {
-		return fmt.Errorf("%q has no host", s)
-	}
-	return nil
-}
+// CheckRedirectURI applies the registration rules of internal/redirecturi (RFC 6749 §3.1.2,
+// RFC 8252 §7): absolute, no fragment, http only on loopback, other schemes reverse-domain.
+func CheckRedirectURI(s string) error { return redirecturi.Check(s) }
 
 // validScopeToken is RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
 func validScopeToken(s string) bool {

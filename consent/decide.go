@@ -2,15 +2,13 @@ package consent
 
 import (
 	"errors"
-	"net"
 	"net/http"
-	"net/url"
 	"slices"
-	"strings"
 
 	"github.com/gorilla/sessions"
 
 	"github.com/mcp-authz/mcp-authz/internal/httpx"
+	"github.com/mcp-authz/mcp-authz/internal/redirecturi"
 	"github.com/mcp-authz/mcp-authz/oauth"
 	"github.com/mcp-authz/mcp-authz/storage"
 	"github.com/mcp-authz/mcp-authz/web/templates"
@@ -171,7 +169,7 @@ func (s *Service) consentView(req *oauth.ConsentRequest, user *storage.User, p p
 		ClientID:          req.Client.ID,
 		ClientHost:        req.Client.Host,
 		RedirectHost:      oauth.RedirectHost(req.RedirectURI),
-		LocalhostRedirect: isLoopbackRedirect(req.RedirectURI),
+		LocalhostRedirect: redirecturi.IsLoopback(req.RedirectURI),
 	}
 	for _, res := range req.Resources {
 		rv := templates.ResourceView{URI: res.URI, Name: res.Name}
@@ -201,19 +199,4 @@ func (s *Service) consentView(req *oauth.ConsentRequest, user *storage.User, p p
 		v.Resources = append(v.Resources, rv)
 	}
 	return v
-}
-
-// isLoopbackRedirect reports whether the redirect goes back to this computer: whatever listens on
-// that port gets the code, so the page warns (requirements §5).
-func isLoopbackRedirect(uri string) bool {
-	u, err := url.Parse(uri)
-	if err != nil {
-		return false
-	}
-	host := u.Hostname()
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

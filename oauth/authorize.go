@@ -11,6 +11,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/mcp-authz/mcp-authz/internal/httpx"
+	"github.com/mcp-authz/mcp-authz/internal/redirecturi"
 	"github.com/mcp-authz/mcp-authz/web/templates"
 )
 
@@ -222,10 +223,10 @@ func splitScopes(creq *ConsentRequest, requested fosite.Arguments) error {
 	return nil
 }
 
-// matchRedirectURI finds the redirect URI to use. It matches exactly (OAuth 2.1 §2.3.1), except
-// that for a loopback redirect (http on 127.0.0.1, [::1] or localhost) any port matches, path and
-// query still exactly (RFC 8252 §7.3, OAuth 2.1 §8.4.2). exact is false when only the loopback
-// rule matched. Without a redirect_uri, a client with exactly one registered gets that one.
+// matchRedirectURI finds the redirect URI to use: exact matching (OAuth 2.1 §2.3.1) with the
+// loopback port exception (RFC 8252 §7.3), as internal/redirecturi implements it for every kind of
+// client. exact is false when only the loopback rule matched. Without a redirect_uri, a client
+// with exactly one registered gets that one.
 func matchRedirectURI(registered []string, requested string) (uri string, exact, ok bool) {
 	if requested == "" {
 		if len(registered) == 1 {
@@ -233,27 +234,10 @@ func matchRedirectURI(registered []string, requested string) (uri string, exact,
 		}
 		return "", false, false
 	}
-	if slices.Contains(registered, requested) {
-		return requested, true, true
-	}
-	req, err := url.Parse(requested)
-	if err != nil || req.Scheme != "http" || !isLoopbackHost(req.Hostname()) || req.Fragment != "" || req.User != nil {
+	if !redirecturi.Match(registered, requested) {
 		return "", false, false
 	}
-	for _, reg := range registered {
-		u, err := url.Parse(reg)
-		if err != nil || u.Scheme != "http" {
-			continue
-		}
-		if strings.EqualFold(u.Hostname(), req.Hostname()) && u.EscapedPath() == req.EscapedPath() && u.RawQuery == req.RawQuery {
-			return requested, false, true
-		}
-	}
-	return "", false, false
-}
-
-func isLoopbackHost(host string) bool {
-	return strings.EqualFold(host, "localhost") || host == "127.0.0.1" || host == "::1"
+	return requested, slices.Contains(registered, requested), true
 }
 
 // parseEchoedRequest reads the authorization request our consent form sent back.
