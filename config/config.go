@@ -33,6 +33,8 @@ type Config struct {
 	Login     Login      `yaml:"login"`
 	Resources []Resource `yaml:"resources"`
 	Clients   []Client   `yaml:"clients"`
+	CIMD      CIMD       `yaml:"client_id_metadata_documents"`
+	Outbound  Outbound   `yaml:"outbound"`
 	Log       Log        `yaml:"log"`
 
 	// Development marks the embedded default: a secret may be generated into DataDir and a demo
@@ -123,6 +125,43 @@ type Client struct {
 	Resources []string `yaml:"resources"`
 }
 
+// CIMD is the trust policy for clients whose client_id is an https URL naming a Client ID Metadata
+// Document (draft-ietf-oauth-client-id-metadata-document).
+type CIMD struct {
+	// Enabled switches URL client ids on (default true); the metadata flag
+	// client_id_metadata_document_supported follows it.
+	Enabled *bool `yaml:"enabled"`
+	// AllowHosts, when not empty, is the only hosts whose documents are used; DenyHosts are
+	// never used (deny wins). Patterns are exact hosts or "*.example.com".
+	AllowHosts []string `yaml:"allow_hosts"`
+	DenyHosts  []string `yaml:"deny_hosts"`
+	// MinCacheTime and MaxCacheTime bound how long a document is cached, whatever its HTTP
+	// caching headers say (defaults 5m and 24h; at most 24h).
+	MinCacheTime Duration `yaml:"min_cache_time"`
+	MaxCacheTime Duration `yaml:"max_cache_time"`
+	// MaxDocumentBytes bounds a document (default 5120).
+	MaxDocumentBytes int64 `yaml:"max_document_bytes"`
+}
+
+// CIMDEnabled reports whether URL client ids are resolved.
+func (c *Config) CIMDEnabled() bool { return c.CIMD.Enabled == nil || *c.CIMD.Enabled }
+
+// Outbound governs every request the server makes (metadata documents, JWKS), all through
+// internal/safehttp, which never connects to loopback, private or other special-use addresses.
+type Outbound struct {
+	// Timeout bounds one fetch, connection to last byte (default 5s).
+	Timeout Duration `yaml:"timeout"`
+	// HostRate and HostBurst limit fetches per host (default 2 per second, bursts of 20).
+	HostRate  float64 `yaml:"host_rate"`
+	HostBurst int     `yaml:"host_burst"`
+	// TestHosts are host:port pairs exempt from the address rules, so that tests and local
+	// development can serve metadata documents from this machine. Never in production: every
+	// entry is logged as a warning at start.
+	TestHosts []string `yaml:"test_hosts"`
+	// TestCAFile is a PEM file of root certificates trusted for the test hosts only.
+	TestCAFile string `yaml:"test_ca_file"`
+}
+
 // Log configures log/slog output.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info (default), warn, error
@@ -172,6 +211,9 @@ func Load(path string, env func(string) string) (*Config, error) {
 	}
 	if c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
 		c.DataDir = filepath.Join(base, c.DataDir)
+	}
+	if c.Outbound.TestCAFile != "" && !filepath.IsAbs(c.Outbound.TestCAFile) {
+		c.Outbound.TestCAFile = filepath.Join(base, c.Outbound.TestCAFile)
 	}
 	if c.Storage.SQLitePath != "" && !filepath.IsAbs(c.Storage.SQLitePath) {
 		c.Storage.SQLitePath = filepath.Join(base, c.Storage.SQLitePath)
@@ -404,6 +446,27 @@ func (c *Config) Validate() error {
 			if !uris[r] {
 				bad("clients[%d].resources: %q is not a declared resource", i, r)
 			}
+		}
+	}
+
+	if c.CIMD.MaxCacheTime.D() > 24*time.Hour {
+		bad("client_id_metadata_documents.max_cache_time: at most 24h")
+	}
+	if c.CIMD.MinCacheTime.D() < 0 || (c.CIMD.MaxCacheTime != 0 && c.CIMD.MinCacheTime > c.CIMD.MaxCacheTime) {
+		bad("client_id_metadata_documents: min_cache_time must be between 0 and max_cache_time")
+	}
+	if c.CIMD.MaxDocumentBytes < 0 || c.CIMD.MaxDocumentBytes > 1<<20 {
+		bad("client_id_metadata_documents.max_document_bytes: between 0 and 1048576")
+	}
+	if c.Outbound.Timeout.D() < 0 || c.Outbound.Timeout.D() > time.Minute {
+		bad("outbound.timeout: between 0 and 1m")
+	}
+	if c.Outbound.HostRate < 0 || c.Outbound.HostBurst < 0 {
+		bad("outbound: host_rate and host_burst must not be negative")
+	}
+	for _, h := range c.Outbound.TestHosts {
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			bad("outbound.test_hosts: %q is not host:port", h)
 		}
 	}
 

@@ -168,6 +168,7 @@ func (s *Service) consentView(req *oauth.ConsentRequest, user *storage.User, p p
 		ClientName:        req.Client.Name,
 		ClientID:          req.Client.ID,
 		ClientHost:        req.Client.Host,
+		ClientHostTrusted: req.Client.HostTrusted,
 		RedirectHost:      oauth.RedirectHost(req.RedirectURI),
 		LocalhostRedirect: redirecturi.IsLoopback(req.RedirectURI),
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/mcp-authz/mcp-authz/cimd"
 	"github.com/mcp-authz/mcp-authz/internal/httpx"
 	"github.com/mcp-authz/mcp-authz/internal/redirecturi"
 	"github.com/mcp-authz/mcp-authz/web/templates"
@@ -53,7 +54,7 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	client, err := p.clients.Client(ctx, clientID)
 	if err != nil {
-		p.log.InfoContext(ctx, "authorize: client refused", "client_id", clientID, "reason", err)
+		p.log.InfoContext(ctx, "authorize: client refused", "client_id", clientID, "rule", ruleOf(err), "reason", err)
 		desc := "The client is not registered with this server."
 		if !errors.Is(err, ErrUnknownClient) {
 			desc = "The client could not be verified: " + err.Error()
@@ -161,6 +162,18 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	p.log.InfoContext(ctx, "authorize: code issued", "client_id", client.ID, "sub", d.Subject, "resources", sess.GrantResources, "scope", strings.Join(granted, " "))
 	a.send(resp.GetParameters())
+}
+
+// ruleOf names the CIMD rule a client resolution failed on, for the log.
+func ruleOf(err error) string {
+	var ce *cimd.Error
+	if errors.As(err, &ce) {
+		return string(ce.Rule)
+	}
+	if errors.Is(err, ErrUnknownClient) {
+		return "unknown_client"
+	}
+	return ""
 }
 
 // requestedResources resolves the resource parameters (RFC 8707 §2). Without one, a client that

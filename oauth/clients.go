@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"sync"
 
 	"github.com/ory/fosite"
+
+	"github.com/mcp-authz/mcp-authz/cimd"
 )
 
 // Client is a client as the server sees it, whatever registered it. It implements fosite.Client.
@@ -19,9 +22,13 @@ type Client struct {
 	GrantTypes []string
 	// Resources the client may ask for; its scopes are theirs plus offline_access.
 	Resources []*Resource
+	// AuthMethod is the token endpoint authentication method: "none" for public clients,
+	// "client_secret_basic"/"client_secret_post" with a SecretHash, "private_key_jwt".
+	AuthMethod string
 	// Host is set for a client whose id is a URL (a Client ID Metadata Document): the part of its
-	// identity we can vouch for.
-	Host string
+	// identity we can vouch for. HostTrusted marks a host on the operator's allow-list.
+	Host        string
+	HostTrusted bool
 
 	scopes []string
 }
@@ -44,6 +51,12 @@ func NewStaticClients(all *Resources, clients []*Client) StaticClients {
 	for _, c := range clients {
 		if len(c.Resources) == 0 {
 			c.Resources = all.All()
+		}
+		if c.AuthMethod == "" {
+			c.AuthMethod = "none"
+			if len(c.SecretHash) > 0 {
+				c.AuthMethod = "client_secret_basic"
+			}
 		}
 		c.prepare()
 		m[c.ID] = c
@@ -103,7 +116,11 @@ func (c *Client) GetGrantTypes() fosite.Arguments {
 }
 func (c *Client) GetResponseTypes() fosite.Arguments { return fosite.Arguments{"code"} }
 func (c *Client) GetScopes() fosite.Arguments        { return fosite.Arguments(c.scopes) }
-func (c *Client) IsPublic() bool                     { return len(c.SecretHash) == 0 }
+
+// IsPublic is true only for clients registered as such: a client registered for
+// private_key_jwt has no secret hash but is not public, and must never be let in on its
+// client_id alone.
+func (c *Client) IsPublic() bool { return c.AuthMethod == "none" }
 func (c *Client) GetAudience() fosite.Arguments {
 	aud := make(fosite.Arguments, len(c.Resources))
 	for i, r := range c.Resources {
@@ -119,4 +136,71 @@ func (c *Client) withRedirectURI(uri string) *Client {
 	cp := *c
 	cp.RedirectURIs = append(append([]string(nil), c.RedirectURIs...), uri)
 	return &cp
+}
+
+// Clients resolves client ids: an https URL through Client ID Metadata Documents (package cimd),
+// anything else from the pre-registered clients.
+type Clients struct {
+	static    StaticClients
+	resolver  *cimd.Resolver // nil: URL client ids are refused
+	resources *Resources
+
+	// converted caches the Client built from each resolved document, keyed by client id and
+	// rebuilt when the resolver hands out a new document. fosite asks for the client several
+	// times per request; this keeps that to a map lookup.
+	mu        sync.Mutex
+	converted map[string]convertedClient
+}
+
+type convertedClient struct {
+	doc    *cimd.Client
+	client *Client
+}
+
+// maxConverted bounds the conversion cache; past it, the cache starts over (the resolver's own
+// cache still holds the documents).
+const maxConverted = 20_000
+
+// NewClients combines the pre-registered clients with a CIMD resolver (nil to refuse URL ids).
+func NewClients(static StaticClients, resolver *cimd.Resolver, resources *Resources) *Clients {
+	return &Clients{static: static, resolver: resolver, resources: resources, converted: map[string]convertedClient{}}
+}
+
+// CIMDEnabled reports whether URL client ids are resolved.
+func (cs *Clients) CIMDEnabled() bool { return cs.resolver != nil && cs.resolver.Enabled() }
+
+// Client returns the client for id. For a URL id the error is the resolver's *cimd.Error, which
+// names the rule that failed.
+func (cs *Clients) Client(ctx context.Context, id string) (*Client, error) {
+	if !cimd.IsURL(id) {
+		return cs.static.Client(ctx, id)
+	}
+	if cs.resolver == nil {
+		return nil, ErrUnknownClient
+	}
+	doc, err := cs.resolver.Resolve(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if c, ok := cs.converted[id]; ok && c.doc == doc {
+		return c.client, nil
+	}
+	c := &Client{
+		ID:           doc.ID(),
+		Name:         doc.Name(),
+		RedirectURIs: doc.RedirectURIs(),
+		GrantTypes:   doc.GrantTypes(),
+		AuthMethod:   doc.TokenEndpointAuthMethod(),
+		Resources:    cs.resources.All(),
+		Host:         doc.Host(),
+		HostTrusted:  doc.AllowListed(),
+	}
+	c.prepare()
+	if len(cs.converted) >= maxConverted {
+		clear(cs.converted)
+	}
+	cs.converted[id] = convertedClient{doc: doc, client: c}
+	return c, nil
 }

@@ -34,7 +34,7 @@ type metadata struct {
 	PromptValuesSupported                []string `json:"prompt_values_supported"`
 }
 
-func (p *Provider) buildMetadata() ([]byte, error) {
+func (p *Provider) buildMetadata(cimd bool) ([]byte, error) {
 	scopes := []string{}
 	for _, r := range p.resources.All() {
 		for _, s := range r.Scopes {
@@ -60,6 +60,7 @@ func (p *Provider) buildMetadata() ([]byte, error) {
 		RevocationEndpointAuthMethodsSupported:     []string{"none", "client_secret_basic", "client_secret_post"},
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		AuthorizationResponseIssParameterSupported: true,
+		ClientIDMetadataDocumentSupported:          cimd,
 		SubjectTypesSupported:                      []string{"public"},
 		AccessTokenSigningAlgValuesSupported:       []string{"ES256"},
 		PromptValuesSupported:                      []string{"none", "login", "consent"},

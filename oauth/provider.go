@@ -32,6 +32,8 @@ type Options struct {
 	Resources *Resources
 	Clients   ClientSource
 	Consent   Consenter
+	// CIMD advertises client_id_metadata_document_supported.
+	CIMD bool
 
 	AuthorizationCodeLifetime time.Duration
 	AccessTokenLifetime       time.Duration
@@ -152,7 +154,7 @@ func New(o Options) (*Provider, error) {
 		log:       o.Logger,
 		now:       o.Now,
 	}
-	if p.metadata, err = p.buildMetadata(); err != nil {
+	if p.metadata, err = p.buildMetadata(o.CIMD); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -87,10 +87,9 @@ func withApprovedRedirect(ctx context.Context, clientID, uri string) context.Con
 func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
 	c, err := s.clients.Client(ctx, id)
 	if err != nil {
-		if errors.Is(err, ErrUnknownClient) {
-			return nil, fosite.ErrNotFound.WithWrap(err)
-		}
-		return nil, err
+		// Unknown, or a metadata document that could not be fetched or is invalid: either way
+		// the client cannot authenticate (fosite answers invalid_client).
+		return nil, fosite.ErrNotFound.WithWrap(err).WithDebugf("client %q: %v", id, err)
 	}
 	if a, ok := ctx.Value(approvedRedirectKey{}).(approvedRedirect); ok && a.clientID == id {
 		return c.withRedirectURI(a.uri), nil

@@ -2,14 +2,20 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
+	"golang.org/x/time/rate"
+
+	"github.com/mcp-authz/mcp-authz/cimd"
 	"github.com/mcp-authz/mcp-authz/config"
 	"github.com/mcp-authz/mcp-authz/consent"
+	"github.com/mcp-authz/mcp-authz/internal/safehttp"
 	"github.com/mcp-authz/mcp-authz/keys"
 	"github.com/mcp-authz/mcp-authz/oauth"
 	"github.com/mcp-authz/mcp-authz/storage"
@@ -70,10 +76,40 @@ func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog
 	if err != nil {
 		return nil, err
 	}
-	clients, err := StaticClients(cfg, resources)
+	static, err := StaticClients(cfg, resources)
 	if err != nil {
 		return nil, err
 	}
+	outbound, err := Outbound(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	var resolver *cimd.Resolver
+	if cfg.CIMDEnabled() {
+		if resolver, err = cimd.NewResolver(outbound, cimd.Config{
+			AllowHosts:       cfg.CIMD.AllowHosts,
+			DenyHosts:        cfg.CIMD.DenyHosts,
+			MinTTL:           cfg.CIMD.MinCacheTime.D(),
+			MaxTTL:           cfg.CIMD.MaxCacheTime.D(),
+			MaxDocumentBytes: cfg.CIMD.MaxDocumentBytes,
+			// A changed document (new redirect URIs or keys) may belong to a new owner of the
+			// domain: what the user consented to before no longer stands (CIMD-01 §6.3).
+			OnChange: func(clientID string) {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				n, err := store.DeleteClientConsents(ctx, clientID)
+				if err != nil {
+					log.Error("dropping consent of a changed client failed", "client_id", clientID, "error", err)
+					return
+				}
+				log.Info("client metadata document changed: remembered consent dropped", "client_id", clientID, "consents", n)
+			},
+			Logger: log.With("component", "cimd"),
+		}); err != nil {
+			return nil, err
+		}
+	}
+	clients := oauth.NewClients(static, resolver, resources)
 	browser, err := consent.New(consent.Options{
 		Store:           store,
 		Issuer:          cfg.Issuer,
@@ -94,6 +130,7 @@ func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog
 		Resources:                    resources,
 		Clients:                      clients,
 		Consent:                      browser,
+		CIMD:                         clients.CIMDEnabled(),
 		AuthorizationCodeLifetime:    cfg.Tokens.AuthorizationCodeLifetime.D(),
 		AccessTokenLifetime:          cfg.Tokens.AccessTokenLifetime.D(),
 		RefreshTokenLifetime:         cfg.Tokens.RefreshTokenLifetime.D(),
@@ -155,6 +192,32 @@ func (s *Server) HTTPServer() *http.Server {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+}
+
+// Outbound builds the HTTP client every outbound fetch goes through.
+func Outbound(cfg *config.Config, log *slog.Logger) (*safehttp.Client, error) {
+	o := cfg.Outbound
+	sc := safehttp.Config{
+		Timeout:   o.Timeout.D(),
+		HostRate:  rate.Limit(o.HostRate),
+		HostBurst: o.HostBurst,
+		TestHosts: o.TestHosts,
+		Logger:    log.With("component", "outbound"),
+	}
+	if o.TestCAFile != "" {
+		pem, err := os.ReadFile(o.TestCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("outbound.test_ca_file: %w", err)
+		}
+		sc.TestRootCAs = x509.NewCertPool()
+		if !sc.TestRootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("outbound.test_ca_file: no PEM certificate in %s", o.TestCAFile)
+		}
+	}
+	if len(o.TestHosts) > 0 {
+		log.Warn("TEST HOSTS ARE EXEMPT FROM THE OUTBOUND ADDRESS RULES: never use this in production", "test_hosts", o.TestHosts)
+	}
+	return safehttp.NewClient(sc)
 }
 
 // Resources converts configured resources.
