@@ -21,6 +21,8 @@
 // context: an interrupted statement would abort the whole batch.
 //
 // Reads go through a pool of read-only connections and, in WAL mode, never wait for the writer.
+// A third party, the checkpointer, copies the write-ahead log into the database file on a
+// connection of its own, so that no commit has to (checkpoint.go says why).
 //
 // # Durability
 //
