@@ -123,6 +123,15 @@ type Client struct {
 	GrantTypes []string `yaml:"grant_types"`
 	// Resources limits the resources the client may ask for (default: all).
 	Resources []string `yaml:"resources"`
+	// TokenEndpointAuthMethod is none, client_secret_basic, client_secret_post or
+	// private_key_jwt; by default it follows from secret_hash, jwks or jwks_uri.
+	TokenEndpointAuthMethod string `yaml:"token_endpoint_auth_method"`
+	// JWKS (inline) or JWKSURI hold the public keys of a private_key_jwt client (RFC 7523).
+	JWKS    map[string]any `yaml:"jwks"`
+	JWKSURI string         `yaml:"jwks_uri"`
+	// Scopes limits what the client may ask for with client_credentials (default: all the
+	// scopes of its resources).
+	Scopes []string `yaml:"scopes"`
 }
 
 // CIMD is the trust policy for clients whose client_id is an https URL naming a Client ID Metadata
@@ -141,6 +150,10 @@ type CIMD struct {
 	MaxCacheTime Duration `yaml:"max_cache_time"`
 	// MaxDocumentBytes bounds a document (default 5120).
 	MaxDocumentBytes int64 `yaml:"max_document_bytes"`
+	// AllowClientCredentials lets a metadata-document client that authenticates with
+	// private_key_jwt use the client_credentials grant (default false: anyone can publish a
+	// document, so machine access by document is the operator's explicit choice).
+	AllowClientCredentials bool `yaml:"allow_client_credentials"`
 }
 
 // CIMDEnabled reports whether URL client ids are resolved.
@@ -439,8 +452,36 @@ func (c *Config) Validate() error {
 		if cl.SecretHash != "" && !strings.HasPrefix(cl.SecretHash, "sha256:") {
 			bad("clients[%d].secret_hash: expected sha256:… (mcp-authz clients new-secret prints one)", i)
 		}
-		if slices.Contains(cl.GrantTypes, "client_credentials") && cl.SecretHash == "" {
-			bad("clients[%d]: client_credentials needs a confidential client (secret_hash)", i)
+		hasKeys := cl.JWKS != nil || cl.JWKSURI != ""
+		if cl.JWKS != nil && cl.JWKSURI != "" {
+			bad("clients[%d]: jwks and jwks_uri are exclusive (RFC 7591 §2)", i)
+		}
+		if cl.JWKSURI != "" {
+			if u, err := url.Parse(cl.JWKSURI); err != nil || u.Scheme != "https" || u.Host == "" {
+				bad("clients[%d].jwks_uri: must be an https URL", i)
+			}
+		}
+		switch m := cl.TokenEndpointAuthMethod; {
+		case m == "" && cl.SecretHash != "":
+			cl.TokenEndpointAuthMethod = "client_secret_basic"
+		case m == "" && hasKeys:
+			cl.TokenEndpointAuthMethod = "private_key_jwt"
+		case m == "":
+			cl.TokenEndpointAuthMethod = "none"
+		case (m == "client_secret_basic" || m == "client_secret_post") && cl.SecretHash == "":
+			bad("clients[%d]: %s needs secret_hash", i, m)
+		case m == "private_key_jwt" && !hasKeys:
+			bad("clients[%d]: private_key_jwt needs jwks or jwks_uri", i)
+		case m == "none" && (cl.SecretHash != "" || hasKeys):
+			bad("clients[%d]: a public client (none) has no secret or keys", i)
+		case m != "none" && m != "client_secret_basic" && m != "client_secret_post" && m != "private_key_jwt":
+			bad("clients[%d].token_endpoint_auth_method: %q is not supported", i, m)
+		}
+		if cl.SecretHash != "" && hasKeys {
+			bad("clients[%d]: a client has a secret or keys, not both", i)
+		}
+		if slices.Contains(cl.GrantTypes, "client_credentials") && cl.TokenEndpointAuthMethod == "none" {
+			bad("clients[%d]: client_credentials needs a confidential client (secret_hash, jwks or jwks_uri)", i)
 		}
 		for _, r := range cl.Resources {
 			if !uris[r] {

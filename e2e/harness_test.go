@@ -377,3 +377,5 @@ func (ts *testServer) introspect(t *testing.T, token string) map[string]any {
 	}
 	return m
 }
+
+var base64URL = base64.RawURLEncoding

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"sync"
 
 	"github.com/ory/fosite"
 
 	"github.com/mcp-authz/mcp-authz/cimd"
+	"github.com/mcp-authz/mcp-authz/internal/jwtverify"
 )
 
 // Client is a client as the server sees it, whatever registered it. It implements fosite.Client.
@@ -23,8 +25,13 @@ type Client struct {
 	// Resources the client may ask for; its scopes are theirs plus offline_access.
 	Resources []*Resource
 	// AuthMethod is the token endpoint authentication method: "none" for public clients,
-	// "client_secret_basic"/"client_secret_post" with a SecretHash, "private_key_jwt".
+	// "client_secret_basic"/"client_secret_post" with a SecretHash, "private_key_jwt" with Keys.
 	AuthMethod string
+	// Keys verify the client's assertions (private_key_jwt): inline or from its jwks_uri.
+	Keys jwtverify.KeySet
+	// Scopes limits the scopes a machine client may ask for with client_credentials; empty
+	// means every scope of its resources.
+	Scopes []string
 	// Host is set for a client whose id is a URL (a Client ID Metadata Document): the part of its
 	// identity we can vouch for. HostTrusted marks a host on the operator's allow-list.
 	Host        string
@@ -144,6 +151,7 @@ type Clients struct {
 	static    StaticClients
 	resolver  *cimd.Resolver // nil: URL client ids are refused
 	resources *Resources
+	opts      ClientsOptions
 
 	// converted caches the Client built from each resolved document, keyed by client id and
 	// rebuilt when the resolver hands out a new document. fosite asks for the client several
@@ -161,9 +169,30 @@ type convertedClient struct {
 // cache still holds the documents).
 const maxConverted = 20_000
 
+// ClientsOptions tune how metadata-document clients become clients.
+type ClientsOptions struct {
+	// FetchJWKS fetches a document's jwks_uri (through the safe outbound client).
+	FetchJWKS jwtverify.Fetcher
+	// CIMDClientCredentials lets private_key_jwt document clients use client_credentials.
+	CIMDClientCredentials bool
+}
+
 // NewClients combines the pre-registered clients with a CIMD resolver (nil to refuse URL ids).
-func NewClients(static StaticClients, resolver *cimd.Resolver, resources *Resources) *Clients {
-	return &Clients{static: static, resolver: resolver, resources: resources, converted: map[string]convertedClient{}}
+func NewClients(static StaticClients, resolver *cimd.Resolver, resources *Resources, opts ClientsOptions) *Clients {
+	return &Clients{static: static, resolver: resolver, resources: resources, opts: opts, converted: map[string]convertedClient{}}
+}
+
+// MayUseClientCredentials reports whether any client may use the client_credentials grant.
+func (cs *Clients) MayUseClientCredentials() bool {
+	if cs.opts.CIMDClientCredentials && cs.CIMDEnabled() {
+		return true
+	}
+	for _, c := range cs.static {
+		if slices.Contains(c.GrantTypes, "client_credentials") {
+			return true
+		}
+	}
+	return false
 }
 
 // CIMDEnabled reports whether URL client ids are resolved.
@@ -196,6 +225,21 @@ func (cs *Clients) Client(ctx context.Context, id string) (*Client, error) {
 		Resources:    cs.resources.All(),
 		Host:         doc.Host(),
 		HostTrusted:  doc.AllowListed(),
+	}
+	if c.AuthMethod == "private_key_jwt" {
+		switch {
+		case len(doc.JWKS()) > 0:
+			keys, err := jwtverify.NewStaticKeySet(doc.JWKS())
+			if err != nil {
+				return nil, &cimd.Error{ClientID: id, Rule: "keys_invalid", Detail: err.Error()}
+			}
+			c.Keys = keys
+		case doc.JWKSURI() != "" && cs.opts.FetchJWKS != nil:
+			c.Keys = jwtverify.NewRemoteKeySet(doc.JWKSURI(), cs.opts.FetchJWKS, 0, 0, nil)
+		}
+		if cs.opts.CIMDClientCredentials {
+			c.GrantTypes = append(c.GrantTypes, "client_credentials")
+		}
 	}
 	c.prepare()
 	if len(cs.converted) >= maxConverted {

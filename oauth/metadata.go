@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+
+	"github.com/mcp-authz/mcp-authz/internal/jwtverify"
 )
 
 // metadata is RFC 8414 §2 authorization server metadata. Everything listed is true of this
@@ -28,13 +30,18 @@ type metadata struct {
 	// CIMD §5 (draft-ietf-oauth-client-id-metadata-document).
 	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported"`
 	// OpenID discovery fields that are true of us too; we issue no ID tokens, so none of those.
-	SubjectTypesSupported []string `json:"subject_types_supported"`
+	SubjectTypesSupported                      []string `json:"subject_types_supported"`
+	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	// RFC 9068: access tokens are JWTs signed with ES256.
 	AccessTokenSigningAlgValuesSupported []string `json:"access_token_signing_alg_values_supported,omitempty"`
 	PromptValuesSupported                []string `json:"prompt_values_supported"`
 }
 
 func (p *Provider) buildMetadata(cimd bool) ([]byte, error) {
+	grantTypes := []string{"authorization_code", "refresh_token"}
+	if cs, ok := p.clients.(interface{ MayUseClientCredentials() bool }); ok && cs.MayUseClientCredentials() {
+		grantTypes = append(grantTypes, "client_credentials")
+	}
 	scopes := []string{}
 	for _, r := range p.resources.All() {
 		for _, s := range r.Scopes {
@@ -54,10 +61,11 @@ func (p *Provider) buildMetadata(cimd bool) ([]byte, error) {
 		ScopesSupported:                   scopes,
 		ResponseTypesSupported:            []string{"code"},
 		ResponseModesSupported:            []string{"query"},
-		GrantTypesSupported:               []string{"authorization_code", "refresh_token"},
-		TokenEndpointAuthMethodsSupported: []string{"none", "client_secret_basic", "client_secret_post"},
-		IntrospectionEndpointAuthMethodsSupported:  []string{"client_secret_basic", "client_secret_post"},
-		RevocationEndpointAuthMethodsSupported:     []string{"none", "client_secret_basic", "client_secret_post"},
+		GrantTypesSupported:               grantTypes,
+		TokenEndpointAuthMethodsSupported: []string{"none", "client_secret_basic", "client_secret_post", "private_key_jwt"},
+		TokenEndpointAuthSigningAlgValuesSupported: jwtverify.DefaultAlgorithms(),
+		IntrospectionEndpointAuthMethodsSupported:  []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		RevocationEndpointAuthMethodsSupported:     []string{"none", "client_secret_basic", "client_secret_post", "private_key_jwt"},
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		AuthorizationResponseIssParameterSupported: true,
 		ClientIDMetadataDocumentSupported:          cimd,

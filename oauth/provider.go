@@ -60,9 +60,11 @@ type Provider struct {
 	clients   ClientSource
 	consent   Consenter
 	refresh   fositeoauth2.RefreshTokenStrategy
-	log       *slog.Logger
-	now       func() time.Time
-	metadata  []byte
+	// accessLifetime is the default access-token lifetime.
+	accessLifetime time.Duration
+	log            *slog.Logger
+	now            func() time.Time
+	metadata       []byte
 }
 
 // New composes fosite with our storage adapter, token strategies and checks.
@@ -141,19 +143,22 @@ func New(o Options) (*Provider, error) {
 	cfg.RevocationHandlers = fosite.RevocationHandlers{revocation}
 
 	p := &Provider{
-		issuer:    issuer,
-		basePath:  strings.TrimSuffix(iss.EscapedPath(), "/"),
-		fosite:    &fosite.Fosite{Store: store, Config: cfg},
-		store:     store,
-		tokens:    o.Tokens,
-		signer:    o.Signer,
-		resources: o.Resources,
-		clients:   o.Clients,
-		consent:   o.Consent,
-		refresh:   hmacStrategy,
-		log:       o.Logger,
-		now:       o.Now,
+		issuer:         issuer,
+		basePath:       strings.TrimSuffix(iss.EscapedPath(), "/"),
+		fosite:         &fosite.Fosite{Store: store, Config: cfg},
+		store:          store,
+		tokens:         o.Tokens,
+		signer:         o.Signer,
+		resources:      o.Resources,
+		clients:        o.Clients,
+		consent:        o.Consent,
+		refresh:        hmacStrategy,
+		accessLifetime: o.AccessTokenLifetime,
+		log:            o.Logger,
+		now:            o.Now,
 	}
+	// Every endpoint authenticates clients the same way: ours (clientauth.go).
+	cfg.ClientAuthenticationStrategy = p.fositeClientAuth
 	if p.metadata, err = p.buildMetadata(o.CIMD); err != nil {
 		return nil, err
 	}

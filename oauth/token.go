@@ -34,6 +34,9 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteOAuthError(w, r, 0, "invalid_request", "The grant_type parameter is missing.")
 		return
 	case "authorization_code", "refresh_token":
+	case "client_credentials":
+		p.clientCredentials(w, r)
+		return
 	default:
 		httpx.WriteOAuthError(w, r, 0, "unsupported_grant_type", "The grant type "+strconvQuote(gt)+" is not supported by this server.")
 		return
@@ -154,6 +157,9 @@ func errInvalidTarget(description string) *fosite.RFC6749Error {
 
 func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
 	rfc := fosite.ErrorToRFC6749Error(err)
+	if ar == nil {
+		ar = fosite.NewAccessRequest(nil)
+	}
 	if rfc.CodeField >= 500 {
 		p.log.ErrorContext(r.Context(), "token: server error", "error", err, "debug", rfc.Debug())
 	} else {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/mcp-authz/mcp-authz/cimd"
 	"github.com/mcp-authz/mcp-authz/config"
 	"github.com/mcp-authz/mcp-authz/consent"
+	"github.com/mcp-authz/mcp-authz/internal/jwtverify"
 	"github.com/mcp-authz/mcp-authz/internal/safehttp"
 	"github.com/mcp-authz/mcp-authz/keys"
 	"github.com/mcp-authz/mcp-authz/oauth"
@@ -76,11 +78,12 @@ func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog
 	if err != nil {
 		return nil, err
 	}
-	static, err := StaticClients(cfg, resources)
+	outbound, err := Outbound(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	outbound, err := Outbound(cfg, log)
+	fetchJWKS := JWKSFetcher(outbound)
+	static, err := StaticClients(cfg, resources, fetchJWKS)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +112,10 @@ func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog
 			return nil, err
 		}
 	}
-	clients := oauth.NewClients(static, resolver, resources)
+	clients := oauth.NewClients(static, resolver, resources, oauth.ClientsOptions{
+		FetchJWKS:             fetchJWKS,
+		CIMDClientCredentials: cfg.CIMD.AllowClientCredentials,
+	})
 	browser, err := consent.New(consent.Options{
 		Store:           store,
 		Issuer:          cfg.Issuer,
@@ -241,8 +247,20 @@ func Resources(cfg *config.Config) []oauth.Resource {
 	return out
 }
 
+// JWKSFetcher fetches key sets through the outbound client (no special-use addresses, size and
+// time limits).
+func JWKSFetcher(outbound *safehttp.Client) jwtverify.Fetcher {
+	return func(ctx context.Context, url string) ([]byte, error) {
+		resp, err := outbound.Get(ctx, url, safehttp.Options{JSON: true, MaxBodyBytes: 64 << 10})
+		if err != nil {
+			return nil, err
+		}
+		return resp.Body, nil
+	}
+}
+
 // StaticClients converts the pre-registered clients.
-func StaticClients(cfg *config.Config, resources *oauth.Resources) (oauth.StaticClients, error) {
+func StaticClients(cfg *config.Config, resources *oauth.Resources, fetchJWKS jwtverify.Fetcher) (oauth.StaticClients, error) {
 	var list []*oauth.Client
 	for _, c := range cfg.Clients {
 		cl := &oauth.Client{
@@ -250,9 +268,23 @@ func StaticClients(cfg *config.Config, resources *oauth.Resources) (oauth.Static
 			Name:         c.Name,
 			RedirectURIs: c.RedirectURIs,
 			GrantTypes:   c.GrantTypes,
+			AuthMethod:   c.TokenEndpointAuthMethod,
+			Scopes:       c.Scopes,
 		}
 		if c.SecretHash != "" {
 			cl.SecretHash = []byte(c.SecretHash)
+		}
+		switch {
+		case c.JWKS != nil:
+			doc, err := json.Marshal(c.JWKS)
+			if err != nil {
+				return nil, fmt.Errorf("client %s: jwks: %w", c.ID, err)
+			}
+			if cl.Keys, err = jwtverify.NewStaticKeySet(doc); err != nil {
+				return nil, fmt.Errorf("client %s: jwks: %w", c.ID, err)
+			}
+		case c.JWKSURI != "":
+			cl.Keys = jwtverify.NewRemoteKeySet(c.JWKSURI, fetchJWKS, 0, 0, nil)
 		}
 		for _, uri := range c.Resources {
 			r, err := resources.Lookup(uri)
