@@ -143,27 +143,50 @@ func (s *Store) commit(batch []*writeReq, results []writeResult) []writeResult {
 		return results
 	}
 
+	now := time.Now()
+	// Fast path: apply the whole batch with no savepoints. Requests almost never fail (a
+	// failure is a replayed jti, a code redeemed twice), and a savepoint and its release cost
+	// two statements per request, as much as the write itself. When one does fail, the whole
+	// transaction is rolled back and the batch applied again, each request in its own
+	// savepoint, so that the failing one cannot spoil the others.
 	if err := exec("BEGIN IMMEDIATE"); err != nil {
 		return failAll(err)
 	}
-	now := time.Now()
+	failed := false
 	for _, r := range batch {
-		if err := exec("SAVEPOINT req"); err != nil {
-			return failAll(err)
-		}
 		n, err := r.fn(ctx, c, now)
 		if err != nil {
-			if rerr := exec("ROLLBACK TO req"); rerr != nil {
-				// The savepoint is gone: SQLite rolled the whole transaction back (disk full,
-				// I/O error), so nothing of the batch survives.
-				return failAll(errors.Join(err, rerr))
+			failed = true
+			break
+		}
+		results = append(results, writeResult{n: n})
+	}
+	if failed {
+		results = results[:0]
+		if err := exec("ROLLBACK"); err != nil {
+			return failAll(err)
+		}
+		if err := exec("BEGIN IMMEDIATE"); err != nil {
+			return failAll(err)
+		}
+		for _, r := range batch {
+			if err := exec("SAVEPOINT req"); err != nil {
+				return failAll(err)
 			}
-			n = 0
+			n, err := r.fn(ctx, c, now)
+			if err != nil {
+				if rerr := exec("ROLLBACK TO req"); rerr != nil {
+					// The savepoint is gone: SQLite rolled the whole transaction back (disk
+					// full, I/O error), so nothing of the batch survives.
+					return failAll(errors.Join(err, rerr))
+				}
+				n = 0
+			}
+			if rerr := exec("RELEASE req"); rerr != nil {
+				return failAll(rerr)
+			}
+			results = append(results, writeResult{n: n, err: err})
 		}
-		if rerr := exec("RELEASE req"); rerr != nil {
-			return failAll(rerr)
-		}
-		results = append(results, writeResult{n: n, err: err})
 	}
 	if err := exec("COMMIT"); err != nil {
 		return failAll(err)
