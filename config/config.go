@@ -261,6 +261,8 @@ func Default(env func(string) string) (*Config, error) {
 			Name: "Demo client",
 			RedirectURIs: []string{
 				"http://127.0.0.1/callback", "http://localhost/callback", "http://[::1]/callback",
+				// The MCP Inspector's callback (it listens on localhost:6274; any port matches).
+				"http://localhost/oauth/callback",
 			},
 		}},
 	}

@@ -35,12 +35,19 @@ type metadata struct {
 	// RFC 9068: access tokens are JWTs signed with ES256.
 	AccessTokenSigningAlgValuesSupported []string `json:"access_token_signing_alg_values_supported,omitempty"`
 	PromptValuesSupported                []string `json:"prompt_values_supported"`
+	// draft-ietf-oauth-identity-assertion-authz-grant: ID-JAG accepted with jwt-bearer.
+	AuthorizationGrantProfilesSupported []string `json:"authorization_grant_profiles_supported,omitempty"`
 }
 
 func (p *Provider) buildMetadata(cimd bool) ([]byte, error) {
 	grantTypes := []string{"authorization_code", "refresh_token"}
 	if cs, ok := p.clients.(interface{ MayUseClientCredentials() bool }); ok && cs.MayUseClientCredentials() {
 		grantTypes = append(grantTypes, "client_credentials")
+	}
+	var profiles []string
+	if p.exchanger != nil {
+		grantTypes = append(grantTypes, GrantTypeJWTBearer)
+		profiles = []string{IDJAGProfile}
 	}
 	scopes := []string{}
 	for _, r := range p.resources.All() {
@@ -72,6 +79,7 @@ func (p *Provider) buildMetadata(cimd bool) ([]byte, error) {
 		SubjectTypesSupported:                      []string{"public"},
 		AccessTokenSigningAlgValuesSupported:       []string{"ES256"},
 		PromptValuesSupported:                      []string{"none", "login", "consent"},
+		AuthorizationGrantProfilesSupported:        profiles,
 	}
 	return json.Marshal(m)
 }

@@ -34,6 +34,8 @@ type Options struct {
 	Consent   Consenter
 	// CIMD advertises client_id_metadata_document_supported.
 	CIMD bool
+	// Exchanger, when set, accepts identity assertions (ID-JAG) with the jwt-bearer grant.
+	Exchanger AssertionExchanger
 
 	AuthorizationCodeLifetime time.Duration
 	AccessTokenLifetime       time.Duration
@@ -62,6 +64,7 @@ type Provider struct {
 	refresh   fositeoauth2.RefreshTokenStrategy
 	// accessLifetime is the default access-token lifetime.
 	accessLifetime time.Duration
+	exchanger      AssertionExchanger
 	log            *slog.Logger
 	now            func() time.Time
 	metadata       []byte
@@ -154,6 +157,7 @@ func New(o Options) (*Provider, error) {
 		consent:        o.Consent,
 		refresh:        hmacStrategy,
 		accessLifetime: o.AccessTokenLifetime,
+		exchanger:      o.Exchanger,
 		log:            o.Logger,
 		now:            o.Now,
 	}
@@ -174,13 +178,31 @@ func (p *Provider) Path(endpoint string) string { return p.basePath + endpoint }
 // Register mounts the protocol endpoints on mux.
 func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc(p.Path("/authorize"), p.handleAuthorize)
-	mux.HandleFunc(p.Path("/token"), p.handleToken)
+	mux.Handle(p.Path("/token"), allowCORS(http.HandlerFunc(p.handleToken)))
 	mux.HandleFunc(p.Path("/introspect"), p.handleIntrospect)
-	mux.HandleFunc(p.Path("/revoke"), p.handleRevoke)
+	mux.Handle(p.Path("/revoke"), allowCORS(http.HandlerFunc(p.handleRevoke)))
 	mux.HandleFunc(p.Path("/jwks.json"), p.handleJWKS)
 	for _, path := range p.metadataPaths() {
 		mux.HandleFunc(path, p.handleMetadata)
 	}
+}
+
+// allowCORS lets browser-based MCP clients (the MCP Inspector, web apps) call an endpoint from
+// any origin. It is safe where it is used: the token and revocation endpoints use no cookies or
+// ambient credentials, so another origin gains nothing a plain HTTP client could not do.
+func allowCORS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", "POST")
+			h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func exactAudience(haystack []string, needles []string) error {

@@ -37,6 +37,9 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	case "client_credentials":
 		p.clientCredentials(w, r)
 		return
+	case GrantTypeJWTBearer:
+		p.jwtBearer(w, r)
+		return
 	default:
 		httpx.WriteOAuthError(w, r, 0, "unsupported_grant_type", "The grant type "+strconvQuote(gt)+" is not supported by this server.")
 		return

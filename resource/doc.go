@@ -27,6 +27,13 @@
 // as one tool's scope, is [Token.Require] followed by [Verifier.ChallengeFor]; code outside
 // net/http calls [Verifier.Verify] directly.
 //
+// With the official MCP Go SDK's streamable HTTP handler, a tool handler runs in the context of
+// the request that opened the session, not the current one, so [TokenFrom] there returns the
+// session's first token. Hand the current token to the SDK instead (auth.RequireBearerToken,
+// read in the tool as req.Extra.TokenInfo), and make per-tool scope checks an HTTP middleware in
+// front of the SDK, so that a missing scope is a 403 the client can step up from: the example
+// server (examples/mcp-server/mcpserver) does both.
+//
 // # Answers
 //
 // No token (or another scheme, or a token only in the query string): 401 with
