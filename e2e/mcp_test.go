@@ -91,8 +91,15 @@ type challenge struct {
 // at the redirect and the fetcher reads the code from it.
 func connectMCP(t *testing.T, p *mcpPair) *mcpClient {
 	t.Helper()
+	return connectMCPWith(t, p, nil)
+}
+
+// connectMCPWith is connectMCP with the handler's configuration adjusted by configure (another
+// registration method, say).
+func connectMCPWith(t *testing.T, p *mcpPair, configure func(*auth.AuthorizationCodeHandlerConfig)) *mcpClient {
+	t.Helper()
 	c := &mcpClient{t: t, browser: newBrowser(t)}
-	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
+	cfg := &auth.AuthorizationCodeHandlerConfig{
 		PreregisteredClient: &oauthex.ClientCredentials{ClientID: publicClient},
 		RedirectURL:         "http://127.0.0.1:49152/callback",
 		AuthorizationCodeFetcher: func(ctx context.Context, args *auth.AuthorizationArgs) (*auth.AuthorizationResult, error) {
@@ -108,7 +115,11 @@ func connectMCP(t *testing.T, p *mcpPair) *mcpClient {
 			return &auth.AuthorizationResult{Code: q.Get("code"), State: q.Get("state"), Iss: q.Get("iss")}, nil
 		},
 		Client: &http.Client{Transport: roundTripFunc(c.recordTokenRequest)},
-	})
+	}
+	if configure != nil {
+		configure(cfg)
+	}
+	h, err := auth.NewAuthorizationCodeHandler(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,9 +129,16 @@ func connectMCP(t *testing.T, p *mcpPair) *mcpClient {
 		OAuthHandler: h,
 		HTTPClient:   &http.Client{Transport: roundTripFunc(c.recordChallenge)},
 	}
+	return c.connect(p, transport)
+}
+
+// connect opens the SDK session over transport.
+func (c *mcpClient) connect(_ *mcpPair, transport *mcp.StreamableClientTransport) *mcpClient {
+	t := c.t
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	client := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "0"}, nil)
+	var err error
 	c.session, err = client.Connect(ctx, transport, nil)
 	if err != nil {
 		t.Fatalf("connect: %v", err)
