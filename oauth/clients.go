@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -149,6 +150,7 @@ func (c *Client) withRedirectURI(uri string) *Client {
 // anything else from the pre-registered clients.
 type Clients struct {
 	static    StaticClients
+	db        *dbClients     // nil: no database clients
 	resolver  *cimd.Resolver // nil: URL client ids are refused
 	resources *Resources
 	opts      ClientsOptions
@@ -175,16 +177,28 @@ type ClientsOptions struct {
 	FetchJWKS jwtverify.Fetcher
 	// CIMDClientCredentials lets private_key_jwt document clients use client_credentials.
 	CIMDClientCredentials bool
+	// Records, when set, holds clients registered in the database (CLI, dynamic registration).
+	Records RecordStore
+	// Now is the clock (tests).
+	Now func() time.Time
 }
 
 // NewClients combines the pre-registered clients with a CIMD resolver (nil to refuse URL ids).
 func NewClients(static StaticClients, resolver *cimd.Resolver, resources *Resources, opts ClientsOptions) *Clients {
-	return &Clients{static: static, resolver: resolver, resources: resources, opts: opts, converted: map[string]convertedClient{}}
+	cs := &Clients{static: static, resolver: resolver, resources: resources, opts: opts, converted: map[string]convertedClient{}}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Records != nil {
+		cs.db = &dbClients{records: opts.Records, resources: resources, fetchJWKS: opts.FetchJWKS,
+			ttl: DBClientCacheTime, now: opts.Now, cache: map[string]cachedClient{}}
+	}
+	return cs
 }
 
 // MayUseClientCredentials reports whether any client may use the client_credentials grant.
 func (cs *Clients) MayUseClientCredentials() bool {
-	if cs.opts.CIMDClientCredentials && cs.CIMDEnabled() {
+	if cs.db != nil || (cs.opts.CIMDClientCredentials && cs.CIMDEnabled()) {
 		return true
 	}
 	for _, c := range cs.static {
@@ -202,7 +216,10 @@ func (cs *Clients) CIMDEnabled() bool { return cs.resolver != nil && cs.resolver
 // names the rule that failed.
 func (cs *Clients) Client(ctx context.Context, id string) (*Client, error) {
 	if !cimd.IsURL(id) {
-		return cs.static.Client(ctx, id)
+		if c, err := cs.static.Client(ctx, id); err == nil || cs.db == nil {
+			return c, err
+		}
+		return cs.db.Client(ctx, id)
 	}
 	if cs.resolver == nil {
 		return nil, ErrUnknownClient

@@ -97,18 +97,9 @@ func usersCommand(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	email := fs.String("email", "", "the user's email address")
 	name := fs.String("name", "", "the user's display name")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input instead of generating one")
-	// Accept flags before or after the username.
-	rest := args[1:]
-	var positional []string
-	for len(rest) > 0 {
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		rest = fs.Args()[1:]
+	positional, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return err
 	}
 	cfg, err := cf.load(stderr)
 	if err != nil {
@@ -188,14 +179,4 @@ func readOrGeneratePassword(stdin io.Reader, fromStdin bool) (string, bool, erro
 		return "", false, errors.New("the password must be at least 8 characters")
 	}
 	return pw, false, nil
-}
-
-func clientsCommand(args []string, stdout, stderr io.Writer) error {
-	if len(args) != 1 || args[0] != "new-secret" {
-		return errors.New("usage: mcp-authz clients new-secret")
-	}
-	secret, hash := oauth.NewClientSecret()
-	fmt.Fprintf(stdout, "client secret (give it to the client; it is not stored): %s\n", secret)
-	fmt.Fprintf(stdout, "secret_hash (put it in the client's configuration):      %s\n", hash)
-	return nil
 }

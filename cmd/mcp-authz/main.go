@@ -39,6 +39,8 @@ Usage:
   mcp-authz users add NAME [--email E] [--name N] [--password-stdin] [--config FILE]
   mcp-authz users passwd NAME [--password-stdin] [--config FILE]
   mcp-authz users list [--config FILE]
+  mcp-authz clients add|list|show|remove|rotate-secret ...
+                          clients registered in the database (run "mcp-authz clients" for flags)
   mcp-authz clients new-secret
                           print a new client secret and the secret_hash to put in the config
   mcp-authz version
@@ -74,7 +76,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "users":
 		return usersCommand(ctx, rest, stdin, stdout, stderr)
 	case "clients":
-		return clientsCommand(rest, stdout, stderr)
+		return clientsCommand(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "mcp-authz", version)
 		return nil
