@@ -13,29 +13,57 @@ import (
 )
 
 // Run runs the conformance suite. open must return a new, empty store each time it is called and
-// arrange for it to be closed when t ends.
+// arrange for it to be closed when t ends. The Records and Elicitations tests run (see
+// [RunRecords] and [RunElicitations]) if the store implements those interfaces, and are skipped
+// if it does not.
 func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 	t.Helper()
 	groups := []struct {
 		name  string
 		tests []test
+		// implements reports whether the store has the group's interface; nil for storage.Store.
+		implements func(storage.Store) bool
 	}{
-		{"Tokens", tokenTests()},
-		{"Apply", applyTests()},
-		{"Users", userTests()},
-		{"Consents", consentTests()},
-		{"Sessions", sessionTests()},
-		{"SigningKeys", signingKeyTests()},
-		{"DeleteExpired", expiryTests()},
-		{"Concurrency", concurrencyTests()},
+		{"Tokens", tokenTests(), nil},
+		{"Apply", applyTests(), nil},
+		{"Users", userTests(), nil},
+		{"Consents", consentTests(), nil},
+		{"Sessions", sessionTests(), nil},
+		{"SigningKeys", signingKeyTests(), nil},
+		{"DeleteExpired", expiryTests(), nil},
+		{"Concurrency", concurrencyTests(), nil},
+		{"Records", recordTests(), is[storage.Records]},
+		{"Elicitations", elicitationTests(), is[storage.Elicitations]},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
-			for _, tc := range g.tests {
-				t.Run(tc.name, func(t *testing.T) {
-					tc.run(t, open(t))
-				})
+			openGroup := open
+			if g.implements != nil {
+				openGroup = func(t *testing.T) storage.Store {
+					s := open(t)
+					if !g.implements(s) {
+						t.Skipf("%T does not implement storage.%s", s, g.name)
+					}
+					return s
+				}
 			}
+			runTests(t, g.tests, openGroup)
+		})
+	}
+}
+
+// is reports whether s implements I.
+func is[I any](s storage.Store) bool {
+	_, ok := s.(I)
+	return ok
+}
+
+// runTests runs each test on a store of its own.
+func runTests(t *testing.T, tests []test, open func(t *testing.T) storage.Store) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.run(t, open(t))
 		})
 	}
 }
