@@ -45,8 +45,18 @@
 // Usernames are unique without regard to ASCII case ("alice" and "Alice" cannot both exist) but
 // GetUserByUsername matches exactly; ListUsers orders case-insensitively.
 //
+// # Records and elicitations
+//
+// Records keep their data as the bytes given and never expire. An elicitation's two transitions,
+// completing it and taking its result, are each a compare-and-set inside one write request, so of
+// concurrent callers exactly one succeeds. Taking the result also erases it from the database: it
+// is handed out once and may be a secret. [Store.DeleteExpired] removes an elicitation a day after
+// its expiry, completed or not, so that its MCP server can still poll for a result completed just
+// before the expiry.
+//
 // # Bad input
 //
 // Every field has a size limit checked before anything is written (see limits.go); a value over it,
-// or a missing key, is an error wrapping [ErrInvalidInput] that names the field.
+// or a missing key, is an error wrapping [ErrInvalidInput] (and through it [storage.ErrInvalid])
+// that names the field.
 package sqlite

@@ -12,21 +12,35 @@ import (
 // request behind it; chunks let other writes in between.
 const expireChunk = 1000
 
+// elicitationRetention is how long DeleteExpired keeps an elicitation after its expiry: a
+// completed elicitation stays a day for its MCP server to poll for the result, and a pending one
+// as long, so that a late page load finds "expired" rather than "not found".
+const elicitationRetention = 24 * time.Hour
+
 // DeleteExpired removes tokens, used jtis and browser sessions whose expiry is before now, and
-// returns how many rows it removed. It is not one transaction: if ctx ends part way, what was
-// removed stays removed and the count so far is returned with the error.
+// elicitations whose expiry is more than elicitationRetention (a day) before now, and returns how
+// many rows it removed. Records never expire. It is not one transaction: if ctx ends part way,
+// what was removed stays removed and the count so far is returned with the error.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
-	cutoff := encodeTime(now)
 	var total int64
 	// The table names are constants, never input.
-	for _, table := range []string{"tokens", "jtis", "sessions"} {
+	for _, table := range []struct {
+		name   string
+		cutoff time.Time
+	}{
+		{"tokens", now},
+		{"jtis", now},
+		{"sessions", now},
+		{"elicitations", now.Add(-elicitationRetention)},
+	} {
 		q := fmt.Sprintf(`DELETE FROM %[1]s WHERE rowid IN
-			(SELECT rowid FROM %[1]s WHERE expires_at < ? LIMIT %d)`, table, expireChunk)
+			(SELECT rowid FROM %[1]s WHERE expires_at < ? LIMIT %d)`, table.name, expireChunk)
+		cutoff := encodeTime(table.cutoff)
 		for {
 			n, err := s.write(ctx, func(ctx context.Context, c *sql.Conn, _ time.Time) (int64, error) {
 				res, err := c.ExecContext(ctx, q, cutoff)
 				if err != nil {
-					return 0, fmt.Errorf("sqlite: delete expired %s: %w", table, err)
+					return 0, fmt.Errorf("sqlite: delete expired %s: %w", table.name, err)
 				}
 				return res.RowsAffected()
 			})

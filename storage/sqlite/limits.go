@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -19,6 +20,10 @@ const (
 	maxUsername  = 256      // User.Username
 	maxUserField = 1024     // PasswordHash, Email, Name
 	maxKeyBlob   = 16 << 10 // SigningKey.EncryptedPrivateKey
+	maxRecordID  = 2 << 10  // Record.ID (a client's ID may be a URL)
+	maxRecord    = 64 << 10 // Record.Data
+	maxElicitReq = 16 << 10 // Elicitation.Request
+	maxElicitRes = 64 << 10 // Elicitation.Result
 	minYear      = 1        // times outside [minYear, maxYear] are refused
 	maxYear      = 9999
 )
@@ -81,6 +86,21 @@ func (c *check) list(field string, l []string, itemLimit int) string {
 		c.fail(field, "%d bytes encoded, limit %d", len(s), maxList)
 	}
 	return s
+}
+
+// oneOf checks that v is one of allowed.
+func (c *check) oneOf(field, v string, allowed ...string) {
+	if c.err == nil && !slices.Contains(allowed, v) {
+		c.fail(field, "%q is not one of %q", v, allowed)
+	}
+}
+
+// instant is time for a time that must be set.
+func (c *check) instant(field string, t time.Time) int64 {
+	if c.err == nil && t.IsZero() {
+		c.fail(field, "required")
+	}
+	return c.time(field, t)
 }
 
 // time checks that t is the zero time or a plausible date, and returns it encoded.

@@ -21,11 +21,16 @@ import (
 	"github.com/mcp-authz/mcp-authz/storage"
 )
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store        = (*Store)(nil)
+	_ storage.Records      = (*Store)(nil)
+	_ storage.Elicitations = (*Store)(nil)
+)
 
 var (
-	// ErrInvalidInput: a field is missing or over its size limit. Nothing was written.
-	ErrInvalidInput = errors.New("sqlite: invalid input")
+	// ErrInvalidInput: a field is missing or over its size limit. Nothing was written. It wraps
+	// [storage.ErrInvalid], so callers need not know the backend to test for it.
+	ErrInvalidInput = fmt.Errorf("sqlite: invalid input: %w", storage.ErrInvalid)
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("sqlite: store closed")
 	// ErrNotMigrated: Options.NoMigrate was set and the database's schema is older than this

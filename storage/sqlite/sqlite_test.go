@@ -30,10 +30,20 @@ func openTest(t testing.TB, path string, opts Options) *Store {
 	return s
 }
 
+func openConformance(t *testing.T) storage.Store {
+	return openTest(t, filepath.Join(t.TempDir(), "mcp-authz.db"), Options{})
+}
+
 func TestConformance(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) storage.Store {
-		return openTest(t, filepath.Join(t.TempDir(), "mcp-authz.db"), Options{})
-	})
+	storagetest.Run(t, openConformance)
+}
+
+func TestRecords(t *testing.T) {
+	storagetest.RunRecords(t, openConformance)
+}
+
+func TestElicitations(t *testing.T) {
+	storagetest.RunElicitations(t, openConformance)
 }
 
 func BenchmarkStore(b *testing.B) {
@@ -78,7 +88,7 @@ func TestMigrateFromEmpty(t *testing.T) {
 		}
 		tables = append(tables, n)
 	}
-	want := "consents jtis schema_version sessions signing_keys tokens users"
+	want := "consents elicitations jtis records schema_version sessions signing_keys tokens users"
 	if got := strings.Join(tables, " "); got != want {
 		t.Errorf("tables: %s, want %s", got, want)
 	}
@@ -366,10 +376,37 @@ func TestSizeLimits(t *testing.T) {
 			return s.CreateSigningKey(ctx, storage.SigningKey{ID: "k", Algorithm: "ES256", EncryptedPrivateKey: make([]byte, maxKeyBlob+1)})
 		}},
 		{"signing key without key", func() error { return s.CreateSigningKey(ctx, storage.SigningKey{ID: "k", Algorithm: "ES256"}) }},
+		{"record ID", func() error {
+			return s.CreateRecord(ctx, storage.Record{Kind: storage.KindClient, ID: big(maxRecordID + 1)})
+		}},
+		{"record kind", func() error { return s.PutRecord(ctx, storage.Record{Kind: big(maxKind + 1), ID: "c"}) }},
+		{"record data", func() error {
+			return s.PutRecord(ctx, storage.Record{Kind: storage.KindClient, ID: "c", Data: make([]byte, maxRecord+1)})
+		}},
+		{"list records without kind", func() error { _, err := s.ListRecords(ctx, ""); return err }},
+		{"elicitation request", func() error {
+			return s.CreateElicitation(ctx, storage.Elicitation{ID: "e", Resource: "r", Subject: "u", ClientID: "c", Kind: "k",
+				Status: storage.ElicitationPending, ExpiresAt: time.Now(), Request: make([]byte, maxElicitReq+1)})
+		}},
+		{"elicitation subject", func() error {
+			return s.CreateElicitation(ctx, storage.Elicitation{ID: "e", Resource: "r", ClientID: "c", Kind: "k",
+				Status: storage.ElicitationPending, ExpiresAt: time.Now()})
+		}},
+		{"elicitation result", func() error {
+			return s.CompleteElicitation(ctx, "e", storage.ElicitationAccepted, make([]byte, maxElicitRes+1), time.Now())
+		}},
+		{"elicitation completion without time", func() error {
+			return s.CompleteElicitation(ctx, "e", storage.ElicitationAccepted, nil, time.Time{})
+		}},
 	}
 	for _, w := range writes {
-		if err := w.do(); !errors.Is(err, ErrInvalidInput) {
+		err := w.do()
+		if !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("%s: got %v, want ErrInvalidInput", w.name, err)
+		}
+		// Callers that know no backend test for the storage sentinel.
+		if !errors.Is(err, storage.ErrInvalid) {
+			t.Errorf("%s: got %v, want storage.ErrInvalid", w.name, err)
 		}
 	}
 	// Nothing of it was written.
@@ -398,6 +435,13 @@ func TestSizeLimits(t *testing.T) {
 		{"GetUserByUsername", func() error { _, err := s.GetUserByUsername(ctx, big(10000)); return err }},
 		{"GetConsent", func() error { _, err := s.GetConsent(ctx, "u", big(maxURL+1), ""); return err }},
 		{"GetSession", func() error { _, err := s.GetSession(ctx, big(maxKey+1)); return err }},
+		{"GetRecord", func() error { _, err := s.GetRecord(ctx, storage.KindClient, big(maxRecordID+1)); return err }},
+		{"DeleteRecord", func() error { return s.DeleteRecord(ctx, "", "c") }},
+		{"GetElicitation", func() error { _, err := s.GetElicitation(ctx, big(maxKey+1)); return err }},
+		{"CompleteElicitation", func() error {
+			return s.CompleteElicitation(ctx, "", storage.ElicitationAccepted, nil, time.Now())
+		}},
+		{"TakeElicitationResult", func() error { _, err := s.TakeElicitationResult(ctx, big(maxKey+1)); return err }},
 	}
 	for _, l := range lookups {
 		err := l.do()
@@ -413,6 +457,30 @@ func TestErrorsDoNotLeakSessionIDs(t *testing.T) {
 	_, err := s.GetSession(t.Context(), id)
 	if err == nil || strings.Contains(err.Error(), id) {
 		t.Fatalf("GetSession error %q", err)
+	}
+}
+
+func TestErrorsDoNotLeakElicitationIDs(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "db"), Options{})
+	ctx := t.Context()
+	const id = "secret-elicitation-id"
+	e := storage.Elicitation{ID: id, Resource: "r", Subject: "u", ClientID: "c", Kind: "k",
+		Status: storage.ElicitationPending, ExpiresAt: time.Now().Add(time.Hour)}
+	if err := s.CreateElicitation(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	_, errTake := s.TakeElicitationResult(ctx, id)
+	_, errGet := s.GetElicitation(ctx, id+"x")
+	for name, err := range map[string]error{
+		"CreateElicitation again":  s.CreateElicitation(ctx, e),
+		"TakeElicitationResult":    errTake,
+		"GetElicitation":           errGet,
+		"CompleteElicitation":      s.CompleteElicitation(ctx, id, "bogus", nil, time.Now()),
+		"CompleteElicitation late": s.CompleteElicitation(ctx, id, storage.ElicitationAccepted, nil, time.Now().Add(2*time.Hour)),
+	} {
+		if err == nil || strings.Contains(err.Error(), id) {
+			t.Errorf("%s: error %v", name, err)
+		}
 	}
 }
 
@@ -489,6 +557,60 @@ func TestBatchKeepsOutcomesApart(t *testing.T) {
 		_, err := s.GetToken(ctx, storage.AuthorizationCode, sig)
 		if present != (err == nil) {
 			t.Errorf("token %s: present %v, err %v", sig, present, err)
+		}
+	}
+}
+
+// The writer may run a request twice (again in a savepoint when another request of its batch
+// fails); an elicitation's transitions must still happen once and report the committed outcome.
+func TestElicitationTransitionsInABatch(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "db"), Options{})
+	ctx := t.Context()
+	for _, id := range []string{"e1", "e2"} {
+		err := s.CreateElicitation(ctx, storage.Elicitation{ID: id, Resource: "r", Subject: "u", ClientID: "c", Kind: "k",
+			Status: storage.ElicitationPending, ExpiresAt: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Apply(ctx, storage.UseJTI{JTI: "used", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	release := blockWriter(t, s)
+	var taken [2]*storage.Elicitation
+	reqs := []func() error{
+		func() error {
+			return s.CompleteElicitation(ctx, "e1", storage.ElicitationAccepted, []byte("r1"), time.Now())
+		},
+		func() error { var err error; taken[0], err = s.TakeElicitationResult(ctx, "e1"); return err },
+		func() error { return s.CompleteElicitation(ctx, "e2", storage.ElicitationDeclined, nil, time.Now()) },
+		// fails, so the writer runs the batch again, each request in a savepoint
+		func() error { return s.Apply(ctx, storage.UseJTI{JTI: "used", ExpiresAt: time.Now().Add(time.Hour)}) },
+		func() error { var err error; taken[1], err = s.TakeElicitationResult(ctx, "e1"); return err },
+		func() error { return s.CompleteElicitation(ctx, "e2", storage.ElicitationAccepted, nil, time.Now()) },
+	}
+	errs := make([]error, len(reqs))
+	var wg sync.WaitGroup
+	for i, req := range reqs {
+		waitQueued(t, s, i)
+		wg.Go(func() { errs[i] = req() })
+	}
+	waitQueued(t, s, len(reqs))
+	release()
+	wg.Wait()
+	want := []error{nil, nil, nil, storage.ErrConflict, storage.ErrInactive, storage.ErrInactive}
+	for i := range reqs {
+		if (want[i] == nil) != (errs[i] == nil) || !errors.Is(errs[i], want[i]) {
+			t.Errorf("request %d: got %v, want %v", i, errs[i], want[i])
+		}
+	}
+	if taken[0] == nil || string(taken[0].Result) != "r1" || taken[1] != nil {
+		t.Errorf("taken: %+v, %+v; want the first with r1, the second nothing", taken[0], taken[1])
+	}
+	for id, status := range map[string]string{"e1": storage.ElicitationAccepted, "e2": storage.ElicitationDeclined} {
+		e, err := s.GetElicitation(ctx, id)
+		if err != nil || e.Status != status || e.ResultTaken != (id == "e1") || len(e.Result) != 0 {
+			t.Errorf("%s: %+v, %v; want %s", id, e, err, status)
 		}
 	}
 }
