@@ -34,8 +34,10 @@ type Config struct {
 	Resources []Resource `yaml:"resources"`
 	Clients   []Client   `yaml:"clients"`
 	CIMD      CIMD       `yaml:"client_id_metadata_documents"`
-	Outbound  Outbound   `yaml:"outbound"`
-	Log       Log        `yaml:"log"`
+	// DynamicRegistration is RFC 7591 registration for old clients (off by default).
+	DynamicRegistration DynamicRegistration `yaml:"dynamic_registration"`
+	Outbound            Outbound            `yaml:"outbound"`
+	Log                 Log                 `yaml:"log"`
 
 	// Development marks the embedded default: a secret may be generated into DataDir and a demo
 	// user is created. Never set by a file.
@@ -154,6 +156,16 @@ type CIMD struct {
 	// private_key_jwt use the client_credentials grant (default false: anyone can publish a
 	// document, so machine access by document is the operator's explicit choice).
 	AllowClientCredentials bool `yaml:"allow_client_credentials"`
+}
+
+// DynamicRegistration configures RFC 7591 dynamic client registration. MCP 2026-07-28
+// deprecates it for Client ID Metadata Documents; it is here for clients that predate them.
+type DynamicRegistration struct {
+	// Enabled serves /register and advertises registration_endpoint (default false).
+	Enabled bool `yaml:"enabled"`
+	// PerAddressPerHour is how many registrations one client address may make per hour
+	// (default 10).
+	PerAddressPerHour int `yaml:"per_address_per_hour"`
 }
 
 // CIMDEnabled reports whether URL client ids are resolved.
@@ -500,6 +512,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CIMD.MaxDocumentBytes < 0 || c.CIMD.MaxDocumentBytes > 1<<20 {
 		bad("client_id_metadata_documents.max_document_bytes: between 0 and 1048576")
+	}
+	if c.DynamicRegistration.PerAddressPerHour < 0 {
+		bad("dynamic_registration.per_address_per_hour: must not be negative")
 	}
 	if c.Outbound.Timeout.D() < 0 || c.Outbound.Timeout.D() > time.Minute {
 		bad("outbound.timeout: between 0 and 1m")

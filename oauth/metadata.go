@@ -11,12 +11,14 @@ import (
 // metadata is RFC 8414 §2 authorization server metadata. Everything listed is true of this
 // server: a client that believes it will not be surprised.
 type metadata struct {
-	Issuer                                    string   `json:"issuer"`
-	AuthorizationEndpoint                     string   `json:"authorization_endpoint"`
-	TokenEndpoint                             string   `json:"token_endpoint"`
-	JWKSURI                                   string   `json:"jwks_uri"`
-	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
-	RevocationEndpoint                        string   `json:"revocation_endpoint"`
+	Issuer                string `json:"issuer"`
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
+	TokenEndpoint         string `json:"token_endpoint"`
+	JWKSURI               string `json:"jwks_uri"`
+	IntrospectionEndpoint string `json:"introspection_endpoint"`
+	RevocationEndpoint    string `json:"revocation_endpoint"`
+	// RFC 7591: only when dynamic registration is switched on.
+	RegistrationEndpoint                      string   `json:"registration_endpoint,omitempty"`
 	ScopesSupported                           []string `json:"scopes_supported"`
 	ResponseTypesSupported                    []string `json:"response_types_supported"`
 	ResponseModesSupported                    []string `json:"response_modes_supported"`
@@ -58,7 +60,12 @@ func (p *Provider) buildMetadata(cimd bool) ([]byte, error) {
 		}
 	}
 	scopes = append(scopes, OfflineAccess)
+	registration := ""
+	if p.registrar != nil {
+		registration = p.issuer + "/register"
+	}
 	m := metadata{
+		RegistrationEndpoint:              registration,
 		Issuer:                            p.issuer,
 		AuthorizationEndpoint:             p.issuer + "/authorize",
 		TokenEndpoint:                     p.issuer + "/token",

@@ -17,6 +17,7 @@ import (
 	fositeoauth2 "github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/pkce"
 	"golang.org/x/crypto/hkdf"
+	"golang.org/x/time/rate"
 
 	"github.com/mcp-authz/mcp-authz/storage"
 )
@@ -36,6 +37,8 @@ type Options struct {
 	CIMD bool
 	// Exchanger, when set, accepts identity assertions (ID-JAG) with the jwt-bearer grant.
 	Exchanger AssertionExchanger
+	// Registration, when set, serves RFC 7591 dynamic registration (public clients only).
+	Registration *Registration
 
 	AuthorizationCodeLifetime time.Duration
 	AccessTokenLifetime       time.Duration
@@ -65,6 +68,7 @@ type Provider struct {
 	// accessLifetime is the default access-token lifetime.
 	accessLifetime time.Duration
 	exchanger      AssertionExchanger
+	registrar      *registrar
 	log            *slog.Logger
 	now            func() time.Time
 	metadata       []byte
@@ -161,6 +165,18 @@ func New(o Options) (*Provider, error) {
 		log:            o.Logger,
 		now:            o.Now,
 	}
+	if r := o.Registration; r != nil {
+		if r.Records == nil {
+			return nil, errors.New("oauth: dynamic registration needs a record store")
+		}
+		if r.PerAddress <= 0 {
+			r.PerAddress = 10
+		}
+		if r.MaxRedirectURIs <= 0 {
+			r.MaxRedirectURIs = 10
+		}
+		p.registrar = &registrar{cfg: *r, now: o.Now, buckets: map[string]*rate.Limiter{}}
+	}
 	// Every endpoint authenticates clients the same way: ours (clientauth.go).
 	cfg.ClientAuthenticationStrategy = p.fositeClientAuth
 	if p.metadata, err = p.buildMetadata(o.CIMD); err != nil {
@@ -182,6 +198,9 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc(p.Path("/introspect"), p.handleIntrospect)
 	mux.Handle(p.Path("/revoke"), allowCORS(http.HandlerFunc(p.handleRevoke)))
 	mux.HandleFunc(p.Path("/jwks.json"), p.handleJWKS)
+	if p.registrar != nil {
+		mux.Handle(p.Path("/register"), allowCORS(http.HandlerFunc(p.handleRegister)))
+	}
 	for _, path := range p.metadataPaths() {
 		mux.HandleFunc(path, p.handleMetadata)
 	}

@@ -128,7 +128,16 @@ func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog
 	if err != nil {
 		return nil, err
 	}
+	var registration *oauth.Registration
+	if cfg.DynamicRegistration.Enabled {
+		records, ok := store.(oauth.RecordWriter)
+		if !ok {
+			return nil, errors.New("dynamic registration: this storage backend does not keep registered clients")
+		}
+		registration = &oauth.Registration{Records: records, PerAddress: cfg.DynamicRegistration.PerAddressPerHour}
+	}
 	provider, err := oauth.New(oauth.Options{
+		Registration:                 registration,
 		Issuer:                       cfg.Issuer,
 		Secret:                       cfg.Secrets.Key,
 		Tokens:                       store,
