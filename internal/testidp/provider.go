@@ -97,6 +97,7 @@ type Provider struct {
 	codes   map[string]*codeGrant
 	policy  func(*Exchange) error
 	grants  []string
+	served  map[string]int // requests per path
 }
 
 type codeGrant struct {
@@ -124,14 +125,19 @@ func New(t testing.TB, o Options) *Provider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Provider{opts: o, keys: []*Key{key}, clients: map[string]Client{}, current: -1, codes: map[string]*codeGrant{}}
+	p := &Provider{opts: o, keys: []*Key{key}, clients: map[string]Client{}, current: -1, codes: map[string]*codeGrant{}, served: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", p.discovery)
 	mux.HandleFunc("GET /jwks", p.jwks)
 	mux.HandleFunc("GET /authorize", p.authorize)
 	mux.HandleFunc("POST /token", p.token)
-	p.srv = httptest.NewUnstartedServer(mux)
+	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.served[r.URL.Path]++
+		p.mu.Unlock()
+		mux.ServeHTTP(w, r)
+	}))
 	p.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	if o.TLS {
 		p.srv.StartTLS()
@@ -252,6 +258,13 @@ func (p *Provider) Grants() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return slices.Clone(p.grants)
+}
+
+// Served is how many requests for path the provider has received (e.g. "/jwks").
+func (p *Provider) Served(path string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.served[path]
 }
 
 // IDToken mints an ID token for the user, issued to clientID, as /token would.

@@ -168,6 +168,9 @@ func TestKeyRotation(t *testing.T) {
 	if len(set.Keys) != 1 || set.Keys[0]["kid"] != k.ID || set.Keys[0]["use"] != "sig" {
 		t.Errorf("served JWKS %v", set)
 	}
+	if p.Served("/jwks") != 1 {
+		t.Errorf("Served(/jwks) = %d", p.Served("/jwks"))
+	}
 }
 
 func TestDiscovery(t *testing.T) {
