@@ -112,10 +112,11 @@ func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog
 			return nil, err
 		}
 	}
-	clients := oauth.NewClients(static, resolver, resources, oauth.ClientsOptions{
-		FetchJWKS:             fetchJWKS,
-		CIMDClientCredentials: cfg.CIMD.AllowClientCredentials,
-	})
+	clientOpts := oauth.ClientsOptions{FetchJWKS: fetchJWKS, CIMDClientCredentials: cfg.CIMD.AllowClientCredentials}
+	if records, ok := store.(oauth.RecordStore); ok {
+		clientOpts.Records = records // clients registered with "mcp-authz clients add" or /register
+	}
+	clients := oauth.NewClients(static, resolver, resources, clientOpts)
 	browser, err := consent.New(consent.Options{
 		Store:           store,
 		Issuer:          cfg.Issuer,

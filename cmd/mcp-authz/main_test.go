@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -113,5 +116,77 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if out, err := runCLI(t, "", "version"); err != nil || !strings.HasPrefix(out, "mcp-authz ") {
 		t.Errorf("version: %v %q", err, out)
+	}
+}
+
+func TestClientsAddRotateRemove(t *testing.T) {
+	cfgPath := writeConfig(t)
+	out, err := runCLI(t, "", "clients", "add", "ci-bot", "--name", "CI bot", "--scope", "a", "--config", cfgPath)
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	m := regexp.MustCompile(`client secret \(shown once[^:]*: (\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no secret printed: %s", out)
+	}
+	first := m[1]
+	if _, err := runCLI(t, "", "clients", "add", "ci-bot", "--name", "again", "--config", cfgPath); err == nil {
+		t.Error("duplicate client accepted")
+	}
+	if _, err := runCLI(t, "", "clients", "add", "bad", "--name", "x", "--scope", "nope", "--config", cfgPath); err == nil {
+		t.Error("a scope no resource offers was accepted")
+	}
+	out, err = runCLI(t, "", "clients", "list", "--config", cfgPath)
+	if err != nil || !strings.Contains(out, "ci-bot") || !strings.Contains(out, "database") {
+		t.Fatalf("list: %v %s", err, out)
+	}
+	out, err = runCLI(t, "", "clients", "show", "ci-bot", "--config", cfgPath)
+	if err != nil || !strings.Contains(out, `"secret_hash": "(set)"`) || strings.Contains(out, "sha256:") {
+		t.Fatalf("show must not print the hash: %v %s", err, out)
+	}
+
+	tokenWith := func(secret string) int {
+		cfg, err := config.Load(cfgPath, func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		store, err := server.OpenStore(context.Background(), cfg, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		srv, err := server.New(context.Background(), cfg, store, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader("grant_type=client_credentials"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("ci-bot", secret)
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := tokenWith(first); code != 200 {
+		t.Fatalf("token with the registered secret: %d", code)
+	}
+	out, err = runCLI(t, "", "clients", "rotate-secret", "ci-bot", "--config", cfgPath)
+	m = regexp.MustCompile(`New client secret \(shown once\): (\S+)`).FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("rotate: %v %s", err, out)
+	}
+	if code := tokenWith(first); code != 401 {
+		t.Errorf("old secret after rotation: %d", code)
+	}
+	if code := tokenWith(m[1]); code != 200 {
+		t.Errorf("new secret: %d", code)
+	}
+	if _, err := runCLI(t, "", "clients", "remove", "ci-bot", "--config", cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	if code := tokenWith(m[1]); code != 401 {
+		t.Errorf("removed client: %d", code)
+	}
+	if _, err := runCLI(t, "", "clients", "remove", "ci-bot", "--config", cfgPath); err == nil {
+		t.Error("removing a missing client succeeded")
 	}
 }
