@@ -27,13 +27,14 @@ type Config struct {
 	// DataDir holds the SQLite database and, in development, generated secrets.
 	DataDir string `yaml:"data_dir"`
 
-	Storage   Storage    `yaml:"storage"`
-	Secrets   Secrets    `yaml:"secrets"`
-	Tokens    Tokens     `yaml:"tokens"`
-	Login     Login      `yaml:"login"`
-	Resources []Resource `yaml:"resources"`
-	Clients   []Client   `yaml:"clients"`
-	CIMD      CIMD       `yaml:"client_id_metadata_documents"`
+	Storage     Storage     `yaml:"storage"`
+	SigningKeys SigningKeys `yaml:"signing_keys"`
+	Secrets     Secrets     `yaml:"secrets"`
+	Tokens      Tokens      `yaml:"tokens"`
+	Login       Login       `yaml:"login"`
+	Resources   []Resource  `yaml:"resources"`
+	Clients     []Client    `yaml:"clients"`
+	CIMD        CIMD        `yaml:"client_id_metadata_documents"`
 	// DynamicRegistration is RFC 7591 registration for old clients (off by default).
 	DynamicRegistration DynamicRegistration `yaml:"dynamic_registration"`
 	Outbound            Outbound            `yaml:"outbound"`
@@ -55,6 +56,24 @@ type Storage struct {
 	SQLiteSynchronous string `yaml:"sqlite_synchronous"`
 	// PostgresDSN is a libpq connection string or URL; MCP_AUTHZ_POSTGRES_DSN overrides it.
 	PostgresDSN string `yaml:"postgres_dsn"`
+	// PostgresSchema is the schema holding the tables (default: the connection's search_path).
+	PostgresSchema string `yaml:"postgres_schema"`
+	// PostgresMaxConns bounds this instance's connections (default: max(4, CPUs)).
+	PostgresMaxConns int32 `yaml:"postgres_max_conns"`
+	// Migrate is "auto" (default: migrate at start; concurrent starts migrate once) or
+	// "manual" (refuse to start until "mcp-authz migrate" has run).
+	Migrate string `yaml:"migrate"`
+}
+
+// SigningKeys tunes key rotation.
+type SigningKeys struct {
+	// ReloadInterval is how often an instance re-reads the keys, to pick up a rotation made by
+	// the CLI or another instance, and prunes retired ones (default 1m).
+	ReloadInterval Duration `yaml:"reload_interval"`
+	// ActivationDelay is how long a new key is published before it signs. With several
+	// instances it must be at least reload_interval, so that every instance publishes a key
+	// before any signs with it (default: 0 with sqlite, reload_interval with postgres).
+	ActivationDelay *Duration `yaml:"activation_delay"`
 }
 
 // Secrets come from the environment or a file, so that a config file can be committed.
@@ -344,6 +363,24 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("storage.driver: %q is neither sqlite nor postgres", c.Storage.Driver)
+	}
+	switch c.Storage.Migrate {
+	case "":
+		c.Storage.Migrate = "auto"
+	case "auto", "manual":
+	default:
+		bad("storage.migrate: %q is neither auto nor manual", c.Storage.Migrate)
+	}
+	if c.Storage.PostgresMaxConns < 0 {
+		bad("storage.postgres_max_conns: must not be negative")
+	}
+	defaultDuration(&c.SigningKeys.ReloadInterval, time.Minute)
+	if c.SigningKeys.ActivationDelay == nil {
+		d := Duration(0)
+		if c.Storage.Driver == "postgres" {
+			d = c.SigningKeys.ReloadInterval
+		}
+		c.SigningKeys.ActivationDelay = &d
 	}
 	switch c.Storage.SQLiteSynchronous {
 	case "":

@@ -21,6 +21,7 @@ import (
 	"github.com/mcp-authz/mcp-authz/keys"
 	"github.com/mcp-authz/mcp-authz/oauth"
 	"github.com/mcp-authz/mcp-authz/storage"
+	"github.com/mcp-authz/mcp-authz/storage/postgres"
 	"github.com/mcp-authz/mcp-authz/storage/sqlite"
 	"github.com/mcp-authz/mcp-authz/web"
 )
@@ -43,6 +44,12 @@ func OpenStore(ctx context.Context, cfg *config.Config, noMigrate bool) (storage
 			Synchronous: sqlite.Synchronous(cfg.Storage.SQLiteSynchronous),
 			NoMigrate:   noMigrate,
 		})
+	case "postgres":
+		return postgres.Open(ctx, cfg.Storage.PostgresDSN, postgres.Options{
+			MaxConns:  cfg.Storage.PostgresMaxConns,
+			Schema:    cfg.Storage.PostgresSchema,
+			NoMigrate: noMigrate,
+		})
 	default:
 		return nil, fmt.Errorf("storage driver %q is not available in this build", cfg.Storage.Driver)
 	}
@@ -52,8 +59,10 @@ func OpenStore(ctx context.Context, cfg *config.Config, noMigrate bool) (storage
 func Keys(cfg *config.Config, store storage.Store, log *slog.Logger) (*keys.Manager, error) {
 	return keys.NewManager(store, cfg.Secrets.Key, keys.Options{
 		// A superseded key stays published while tokens it signed may be valid.
-		Retention: longestAccessTokenLifetime(cfg) + 5*time.Minute,
-		Logger:    log,
+		Retention:       longestAccessTokenLifetime(cfg) + 5*time.Minute,
+		ReloadInterval:  cfg.SigningKeys.ReloadInterval.D(),
+		ActivationDelay: cfg.SigningKeys.ActivationDelay.D(),
+		Logger:          log,
 	})
 }
 

@@ -27,7 +27,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := newLogger(cfg.Log.Level, cfg.Log.Format, stderr)
 
-	store, err := server.OpenStore(ctx, cfg, false)
+	// With migrate: manual, a schema behind this binary is refused ("run mcp-authz migrate");
+	// a schema ahead of it is refused either way.
+	store, err := server.OpenStore(ctx, cfg, cfg.Storage.Migrate == "manual")
 	if err != nil {
 		return err
 	}
@@ -84,5 +86,5 @@ func describeStore(driver, path string) string {
 	if driver == "sqlite" {
 		return "sqlite " + path
 	}
-	return driver
+	return driver + " (several instances may share it)"
 }
