@@ -39,6 +39,9 @@ type Config struct {
 	DynamicRegistration DynamicRegistration `yaml:"dynamic_registration"`
 	Outbound            Outbound            `yaml:"outbound"`
 	Log                 Log                 `yaml:"log"`
+	// IdentityProviders are the enterprise IdPs trusted to issue ID-JAGs (enterprise-managed
+	// authorization, requirements §7). With none, the jwt-bearer grant is not offered.
+	IdentityProviders []IdentityProvider `yaml:"identity_providers"`
 
 	// Development marks the embedded default: a secret may be generated into DataDir and a demo
 	// user is created. Never set by a file.
@@ -204,6 +207,30 @@ type Outbound struct {
 	TestHosts []string `yaml:"test_hosts"`
 	// TestCAFile is a PEM file of root certificates trusted for the test hosts only.
 	TestCAFile string `yaml:"test_ca_file"`
+}
+
+// IdentityProvider is an enterprise identity provider whose Identity Assertion JWT
+// Authorization Grants (ID-JAGs) the token endpoint accepts, and the enterprise's policy for it.
+// Every policy list is explicit: "*" alone means any; an empty list is an error.
+type IdentityProvider struct {
+	// Issuer is the IdP's issuer identifier, exactly as its ID-JAGs' iss.
+	Issuer string `yaml:"issuer"`
+	// JWKS (inline) or JWKSURI (https, fetched through the outbound client) hold its public keys.
+	JWKS    map[string]any `yaml:"jwks"`
+	JWKSURI string         `yaml:"jwks_uri"`
+	// Clients are the client_ids it may grant access to ("*": any confidential client).
+	Clients []string `yaml:"clients"`
+	// Resources are the resource URIs it may grant access to ("*": all).
+	Resources []string `yaml:"resources"`
+	// Scopes are the scopes it may grant ("*": any the resource offers).
+	Scopes []string `yaml:"scopes"`
+	// RequireResource (default true) refuses an ID-JAG without a resource claim; false takes the
+	// request's resource parameter, or the IdP's only resource.
+	RequireResource *bool `yaml:"require_resource"`
+	// MaxAssertionLifetime bounds an ID-JAG's exp minus iat (default 5m, at most 1h).
+	MaxAssertionLifetime Duration `yaml:"max_assertion_lifetime"`
+	// Algorithms are the accepted signature algorithms (default ES256, RS256, PS256).
+	Algorithms []string `yaml:"algorithms"`
 }
 
 // Log configures log/slog output.
@@ -488,7 +515,7 @@ func (c *Config) Validate() error {
 			cl.GrantTypes = []string{"authorization_code", "refresh_token"}
 		}
 		for _, g := range cl.GrantTypes {
-			if !slices.Contains([]string{"authorization_code", "refresh_token", "client_credentials"}, g) {
+			if !slices.Contains([]string{"authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer"}, g) {
 				bad("clients[%d]: grant type %q is not supported", i, g)
 			}
 		}
@@ -538,6 +565,35 @@ func (c *Config) Validate() error {
 			if !uris[r] {
 				bad("clients[%d].resources: %q is not a declared resource", i, r)
 			}
+		}
+	}
+
+	issuers := map[string]bool{}
+	for i, p := range c.IdentityProviders {
+		if p.Issuer == "" {
+			bad("identity_providers[%d]: issuer is required", i)
+		} else if issuers[p.Issuer] {
+			bad("identity_providers[%d]: issuer %q is declared twice", i, p.Issuer)
+		}
+		issuers[p.Issuer] = true
+		if (p.JWKS == nil) == (p.JWKSURI == "") {
+			bad("identity_providers[%d]: give exactly one of jwks and jwks_uri", i)
+		}
+		if p.JWKSURI != "" {
+			if u, err := url.Parse(p.JWKSURI); err != nil || u.Scheme != "https" || u.Host == "" {
+				bad("identity_providers[%d].jwks_uri: must be an https URL", i)
+			}
+		}
+		if len(p.Clients) == 0 || len(p.Resources) == 0 || len(p.Scopes) == 0 {
+			bad("identity_providers[%d]: clients, resources and scopes are required (\"*\" for any)", i)
+		}
+		for _, r := range p.Resources {
+			if r != "*" && !uris[r] {
+				bad("identity_providers[%d].resources: %q is not a declared resource", i, r)
+			}
+		}
+		if d := p.MaxAssertionLifetime.D(); d < 0 || d > time.Hour {
+			bad("identity_providers[%d].max_assertion_lifetime: between 0 and 1h", i)
 		}
 	}
 

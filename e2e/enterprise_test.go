@@ -5,12 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -23,23 +20,16 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mcp-authz/mcp-authz/config"
-	"github.com/mcp-authz/mcp-authz/consent"
 	"github.com/mcp-authz/mcp-authz/enterprise"
 	"github.com/mcp-authz/mcp-authz/examples/mcp-server/mcpserver"
 	"github.com/mcp-authz/mcp-authz/internal/testidp"
 	"github.com/mcp-authz/mcp-authz/oauth"
-	"github.com/mcp-authz/mcp-authz/server"
 )
 
 // The tests in this file are enterprise-managed authorization end to end: a user signs in at
 // the enterprise IdP (internal/testidp), the client exchanges the ID token there for an ID-JAG
 // (RFC 8693), and presents it to mcp-authz with the jwt-bearer grant (RFC 7523 §2.1), then
 // calls the example MCP server with the access token.
-//
-// server.New does not wire the enterprise package yet, so startEnterprise assembles the server
-// from the same exported parts server.New uses, plus oauth.Options.Exchanger. Once server.New
-// reads config.IdentityProviders, startEnterprise becomes startServer with a mutate that sets
-// them; the tests stay as they are.
 
 const (
 	entClient    = "enterprise-app" // confidential, client_secret_post (what the SDK's handler sends)
@@ -48,130 +38,23 @@ const (
 	idpSecret    = "idp-side-secret"
 )
 
-// startEnterprise is startServer with an exchanger for idps.
+// startEnterprise is startServer with identity providers in the configuration.
 func startEnterprise(t *testing.T, o options, idps []enterprise.IdP) *testServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer := "http://" + ln.Addr().String()
-	dir := t.TempDir()
-	cfg, err := config.Default(func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Development = false
-	cfg.Issuer, cfg.Listen, cfg.DataDir = issuer, ln.Addr().String(), dir
-	cfg.Storage.SQLitePath = filepath.Join(dir, "mcp-authz.db")
-	cfg.Secrets.Key = []byte(strings.Repeat("s", 40))
-	cfg.Clients = append(cfg.Clients, config.Client{
-		ID: confClient, Name: "Resource server", SecretHash: hashSecret(confSecret),
-		GrantTypes: []string{"client_credentials"}, Resources: []string{resourceURI},
-	})
-	if o.twoRes {
-		cfg.Resources = append(cfg.Resources, config.Resource{
-			URI: resource2URI, Name: "Files", Scopes: []config.Scope{{Name: "files:read"}}, DefaultScopes: []string{"files:read"},
-		})
-	}
-	if o.mutate != nil {
-		o.mutate(cfg)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	store, err := server.OpenStore(ctx, cfg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	if os.Getenv("E2E_LOG") != "" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-
-	// What server.New does, in short, with the enterprise exchanger added.
-	km, err := server.Keys(cfg, store, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := km.EnsureKey(ctx); err != nil {
-		t.Fatal(err)
-	}
-	resources, err := oauth.NewResources(server.Resources(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	outbound, err := server.Outbound(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fetchJWKS := server.JWKSFetcher(outbound)
-	static, err := server.StaticClients(cfg, resources, fetchJWKS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clients := oauth.NewClients(static, nil, resources, oauth.ClientsOptions{FetchJWKS: fetchJWKS})
-	browser, err := consent.New(consent.Options{
-		Store: store, Issuer: cfg.Issuer, Secret: cfg.Secrets.Key, SessionLifetime: cfg.Login.SessionLifetime.D(),
-		MaxFailures: cfg.Login.MaxFailures, FailureWindow: cfg.Login.FailureWindow.D(), Logger: log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var exchanger oauth.AssertionExchanger
-	if idps != nil {
-		ex, err := enterprise.New(idps, enterprise.Options{
-			Issuer: cfg.Issuer, Resource: enterpriseResource(resources), Users: store, Fetch: fetchJWKS,
-			Logger: log.With("component", "enterprise"),
-		})
-		if err != nil {
-			t.Fatal(err)
+	mutate := o.mutate
+	o.mutate = func(c *config.Config) {
+		if mutate != nil {
+			mutate(c)
 		}
-		exchanger = assertionExchanger(ex)
-	}
-	provider, err := oauth.New(oauth.Options{
-		Issuer: cfg.Issuer, Secret: cfg.Secrets.Key, Tokens: store, Signer: km, Resources: resources,
-		Clients: clients, Consent: browser, CIMD: false, Exchanger: exchanger,
-		AuthorizationCodeLifetime: cfg.Tokens.AuthorizationCodeLifetime.D(), AccessTokenLifetime: cfg.Tokens.AccessTokenLifetime.D(),
-		RefreshTokenLifetime: cfg.Tokens.RefreshTokenLifetime.D(), RefreshGracePeriod: cfg.Tokens.RefreshGracePeriod.D(),
-		Logger: log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	provider.Register(mux)
-	browser.Register(mux)
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	ts := &testServer{t: t, cfg: cfg, store: store, issuer: issuer, http: hs, ln: ln, cancel: cancel}
-	t.Cleanup(ts.stop)
-	return ts
-}
-
-// enterpriseResource and assertionExchanger are the two adapters server.New needs (the report
-// of the enterprise work gives them to paste).
-func enterpriseResource(resources *oauth.Resources) func(string) (enterprise.Resource, bool) {
-	return func(uri string) (enterprise.Resource, bool) {
-		r, err := resources.Lookup(uri)
-		if err != nil {
-			return enterprise.Resource{}, false
+		for _, p := range idps {
+			ip := config.IdentityProvider{Issuer: p.Issuer, JWKSURI: p.JWKSURI, Clients: p.Clients, Resources: p.Resources, Scopes: p.Scopes}
+			if p.JWKS != nil {
+				_ = json.Unmarshal(p.JWKS, &ip.JWKS)
+			}
+			c.IdentityProviders = append(c.IdentityProviders, ip)
 		}
-		out := enterprise.Resource{URI: r.URI}
-		for _, s := range r.Scopes {
-			out.Scopes = append(out.Scopes, s.Name)
-		}
-		return out, true
 	}
-}
-
-func assertionExchanger(ex *enterprise.Exchanger) oauth.AssertionExchanger {
-	return func(ctx context.Context, r oauth.AssertionRequest) (oauth.AssertionGrant, error) {
-		g, err := ex.Exchange(ctx, enterprise.Request(r))
-		return oauth.AssertionGrant(g), err
-	}
+	return startServer(t, o)
 }
 
 // withEnterpriseClients registers the two confidential clients of these tests. The config
@@ -527,7 +410,7 @@ func TestEnterpriseRefusals(t *testing.T) {
 		// The replay is refused in the same transaction as the token. oauth's replayError
 		// still names it a client assertion (invalid_client, 401); once jwtBearer maps an
 		// ID-JAG replay to invalid_grant (see the report), only that is accepted here.
-		if body["access_token"] != nil || !(st == 400 && body["error"] == "invalid_grant" || st == 401 && body["error"] == "invalid_client") {
+		if body["access_token"] != nil || st != 400 || body["error"] != "invalid_grant" {
 			t.Errorf("got %d %v", st, body)
 		}
 		if body["error"] == "invalid_client" {

@@ -138,7 +138,7 @@ func (r *ClientRecord) Validate(resources *Resources) error {
 		return errors.New("a client needs a name")
 	}
 	for _, g := range r.GrantTypes {
-		if g != "authorization_code" && g != "refresh_token" && g != "client_credentials" {
+		if g != "authorization_code" && g != "refresh_token" && g != "client_credentials" && g != GrantTypeJWTBearer {
 			return fmt.Errorf("grant type %q is not supported", g)
 		}
 	}

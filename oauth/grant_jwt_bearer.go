@@ -107,7 +107,10 @@ func (p *Provider) jwtBearer(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	g := machineGrant{client: client, subject: grant.Subject, audience: []*Resource{res}, scopes: slices.Clone(grant.Scopes), changes: grant.Changes}
+	g := machineGrant{client: client, subject: grant.Subject, audience: []*Resource{res}, scopes: slices.Clone(grant.Scopes), changes: grant.Changes,
+		// The jti seen before is the ID-JAG's or, with private_key_jwt, the client assertion's;
+		// storage does not say which, and both are single-use (draft §4.4.1, RFC 7523 §3).
+		replay: fosite.ErrInvalidGrant.WithHint("The assertion, or the client assertion, was used before: each is accepted once.")}
 	if jti != nil {
 		g.changes = append(g.changes, *jti)
 	}

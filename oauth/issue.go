@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -24,6 +25,9 @@ type machineGrant struct {
 	// changes are applied in the same transaction as the token: the client assertion's jti,
 	// the ID-JAG's jti. A replay then fails the whole issuance.
 	changes []storage.Change
+	// replay answers a conflict on one of the changes (a jti used before); nil: the client
+	// assertion's replayError.
+	replay error
 }
 
 // tokenResponse is RFC 6749 §5.1.
@@ -78,7 +82,11 @@ func (p *Provider) issue(ctx context.Context, w http.ResponseWriter, r *http.Req
 					})
 					return
 				}
-				err = replayError(err)
+				if g.replay != nil && errors.Is(err, storage.ErrConflict) {
+					err = g.replay
+				} else {
+					err = replayError(err)
+				}
 			}
 		}
 	}

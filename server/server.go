@@ -16,6 +16,7 @@ import (
 	"github.com/mcp-authz/mcp-authz/cimd"
 	"github.com/mcp-authz/mcp-authz/config"
 	"github.com/mcp-authz/mcp-authz/consent"
+	"github.com/mcp-authz/mcp-authz/enterprise"
 	"github.com/mcp-authz/mcp-authz/internal/jwtverify"
 	"github.com/mcp-authz/mcp-authz/internal/safehttp"
 	"github.com/mcp-authz/mcp-authz/keys"
@@ -121,11 +122,10 @@ func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog
 			return nil, err
 		}
 	}
-	clientOpts := oauth.ClientsOptions{FetchJWKS: fetchJWKS, CIMDClientCredentials: cfg.CIMD.AllowClientCredentials}
-	if records, ok := store.(oauth.RecordStore); ok {
-		clientOpts.Records = records // clients registered with "mcp-authz clients add" or /register
-	}
-	clients := oauth.NewClients(static, resolver, resources, clientOpts)
+	clients := oauth.NewClients(static, resolver, resources, oauth.ClientsOptions{
+		FetchJWKS:             fetchJWKS,
+		CIMDClientCredentials: cfg.CIMD.AllowClientCredentials,
+	})
 	browser, err := consent.New(consent.Options{
 		Store:           store,
 		Issuer:          cfg.Issuer,
@@ -135,6 +135,10 @@ func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog
 		FailureWindow:   cfg.Login.FailureWindow.D(),
 		Logger:          log.With("component", "consent"),
 	})
+	if err != nil {
+		return nil, err
+	}
+	exchanger, err := Enterprise(cfg, resources, store, fetchJWKS, log)
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +159,7 @@ func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog
 		Resources:                    resources,
 		Clients:                      clients,
 		Consent:                      browser,
+		Exchanger:                    exchanger,
 		CIMD:                         clients.CIMDEnabled(),
 		AuthorizationCodeLifetime:    cfg.Tokens.AuthorizationCodeLifetime.D(),
 		AccessTokenLifetime:          cfg.Tokens.AccessTokenLifetime.D(),
@@ -264,6 +269,61 @@ func Resources(cfg *config.Config) []oauth.Resource {
 		out = append(out, res)
 	}
 	return out
+}
+
+// Enterprise builds the ID-JAG exchanger for the configured identity providers (requirements
+// §7); nil when none is configured, and then the jwt-bearer grant is neither offered nor
+// advertised.
+func Enterprise(cfg *config.Config, resources *oauth.Resources, users enterprise.Users, fetchJWKS jwtverify.Fetcher, log *slog.Logger) (oauth.AssertionExchanger, error) {
+	if len(cfg.IdentityProviders) == 0 {
+		return nil, nil
+	}
+	idps := make([]enterprise.IdP, 0, len(cfg.IdentityProviders))
+	for _, p := range cfg.IdentityProviders {
+		idp := enterprise.IdP{
+			Issuer: p.Issuer, JWKSURI: p.JWKSURI,
+			Clients: p.Clients, Resources: p.Resources, Scopes: p.Scopes,
+			ResourceOptional:     p.RequireResource != nil && !*p.RequireResource,
+			MaxAssertionLifetime: p.MaxAssertionLifetime.D(),
+			Algorithms:           p.Algorithms,
+		}
+		if p.JWKS != nil {
+			doc, err := json.Marshal(p.JWKS)
+			if err != nil {
+				return nil, fmt.Errorf("identity provider %s: jwks: %w", p.Issuer, err)
+			}
+			idp.JWKS = doc
+		}
+		idps = append(idps, idp)
+	}
+	ex, err := enterprise.New(idps, enterprise.Options{
+		Issuer: cfg.Issuer,
+		Resource: func(uri string) (enterprise.Resource, bool) {
+			r, err := resources.Lookup(uri)
+			if err != nil {
+				return enterprise.Resource{}, false
+			}
+			out := enterprise.Resource{URI: r.URI}
+			for _, s := range r.Scopes {
+				out.Scopes = append(out.Scopes, s.Name)
+			}
+			return out, true
+		},
+		Users:  users,
+		Fetch:  fetchJWKS,
+		Logger: log.With("component", "enterprise"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range idps {
+		log.Info("trusting an identity provider for ID-JAGs", "issuer", p.Issuer, "clients", p.Clients, "resources", p.Resources, "scopes", p.Scopes)
+	}
+	// enterprise.Request and Grant have oauth's fields in oauth's order, so they convert.
+	return func(ctx context.Context, r oauth.AssertionRequest) (oauth.AssertionGrant, error) {
+		g, err := ex.Exchange(ctx, enterprise.Request(r))
+		return oauth.AssertionGrant(g), err
+	}, nil
 }
 
 // JWKSFetcher fetches key sets through the outbound client (no special-use addresses, size and
