@@ -33,28 +33,28 @@ func DefaultAlgorithms() []string { return []string{"ES256", "RS256", "PS256"} }
 // IdP is a trusted identity provider and the enterprise's policy for it.
 type IdP struct {
 	// Issuer is the IdP's issuer identifier, compared exactly with the ID-JAG's iss.
-	Issuer string
+	Issuer string `json:"issuer"`
 	// JWKS is the IdP's JWK Set (RFC 7517 §5), inline; or JWKSURI is where to fetch it (https).
 	// Exactly one of the two.
-	JWKS    json.RawMessage
-	JWKSURI string
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI string          `json:"jwks_uri,omitempty"`
 	// Clients are the client_ids this IdP may grant access to; [Any] for every client.
-	Clients []string
+	Clients []string `json:"clients"`
 	// Resources are the resource URIs (of ours) it may grant access to; [Any] for all of ours.
-	Resources []string
+	Resources []string `json:"resources"`
 	// Scopes are the scopes it may grant, on any of its resources; [Any] for every scope the
 	// resource offers. A scope is granted only if the resource offers it, whatever this says.
-	Scopes []string
+	Scopes []string `json:"scopes"`
 	// ResourceOptional accepts an ID-JAG without a resource claim (the claim is optional in the
 	// draft; requirements §7 require it by default). The resource is then the request's resource
 	// parameter, or this IdP's only allowed resource.
-	ResourceOptional bool
+	ResourceOptional bool `json:"resource_optional,omitempty"`
 	// MaxAssertionLifetime bounds exp-iat (default [DefaultMaxAssertionLifetime], at most
 	// [MaxAssertionLifetimeLimit]).
-	MaxAssertionLifetime time.Duration
+	MaxAssertionLifetime time.Duration `json:"max_assertion_lifetime,omitempty"`
 	// Algorithms are the accepted signature algorithms (default [DefaultAlgorithms]); a subset
 	// of jwtverify.DefaultAlgorithms.
-	Algorithms []string
+	Algorithms []string `json:"algorithms,omitempty"`
 }
 
 // idp is an IdP ready for use.

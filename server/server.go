@@ -16,7 +16,6 @@ import (
 	"github.com/mcp-authz/mcp-authz/cimd"
 	"github.com/mcp-authz/mcp-authz/config"
 	"github.com/mcp-authz/mcp-authz/consent"
-	"github.com/mcp-authz/mcp-authz/enterprise"
 	"github.com/mcp-authz/mcp-authz/internal/jwtverify"
 	"github.com/mcp-authz/mcp-authz/internal/safehttp"
 	"github.com/mcp-authz/mcp-authz/keys"
@@ -32,6 +31,7 @@ type Server struct {
 	cfg      *config.Config
 	store    storage.Store
 	keys     *keys.Manager
+	idps     *trustedIdPs // nil: no identity provider trusted
 	provider *oauth.Provider
 	handler  http.Handler
 	log      *slog.Logger
@@ -122,10 +122,11 @@ func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog
 			return nil, err
 		}
 	}
-	clients := oauth.NewClients(static, resolver, resources, oauth.ClientsOptions{
-		FetchJWKS:             fetchJWKS,
-		CIMDClientCredentials: cfg.CIMD.AllowClientCredentials,
-	})
+	clientOpts := oauth.ClientsOptions{FetchJWKS: fetchJWKS, CIMDClientCredentials: cfg.CIMD.AllowClientCredentials}
+	if records, ok := store.(oauth.RecordStore); ok {
+		clientOpts.Records = records // clients registered with "mcp-authz clients add" or /register
+	}
+	clients := oauth.NewClients(static, resolver, resources, clientOpts)
 	browser, err := consent.New(consent.Options{
 		Store:           store,
 		Issuer:          cfg.Issuer,
@@ -138,9 +139,13 @@ func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog
 	if err != nil {
 		return nil, err
 	}
-	exchanger, err := Enterprise(cfg, resources, store, fetchJWKS, log)
+	idps, err := newTrustedIdPs(ctx, cfg, resources, store, fetchJWKS, log)
 	if err != nil {
 		return nil, err
+	}
+	var exchanger oauth.AssertionExchanger
+	if idps != nil {
+		exchanger = idps.Exchange
 	}
 	var registration *oauth.Registration
 	if cfg.DynamicRegistration.Enabled {
@@ -180,7 +185,7 @@ func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	return &Server{cfg: cfg, store: store, keys: km, provider: provider, handler: recoverPanics(mux, log), log: log}, nil
+	return &Server{cfg: cfg, store: store, keys: km, idps: idps, provider: provider, handler: recoverPanics(mux, log), log: log}, nil
 }
 
 // Handler is the HTTP handler of the whole server.
@@ -193,6 +198,9 @@ func (s *Server) KeyManager() *keys.Manager { return s.keys }
 // the CLI, and deletes expired codes, tokens and sessions.
 func (s *Server) Run(ctx context.Context) {
 	go s.keys.Run(ctx)
+	if s.idps != nil {
+		go s.idps.Run(ctx, s.cfg.SigningKeys.ReloadInterval.D())
+	}
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
@@ -269,61 +277,6 @@ func Resources(cfg *config.Config) []oauth.Resource {
 		out = append(out, res)
 	}
 	return out
-}
-
-// Enterprise builds the ID-JAG exchanger for the configured identity providers (requirements
-// §7); nil when none is configured, and then the jwt-bearer grant is neither offered nor
-// advertised.
-func Enterprise(cfg *config.Config, resources *oauth.Resources, users enterprise.Users, fetchJWKS jwtverify.Fetcher, log *slog.Logger) (oauth.AssertionExchanger, error) {
-	if len(cfg.IdentityProviders) == 0 {
-		return nil, nil
-	}
-	idps := make([]enterprise.IdP, 0, len(cfg.IdentityProviders))
-	for _, p := range cfg.IdentityProviders {
-		idp := enterprise.IdP{
-			Issuer: p.Issuer, JWKSURI: p.JWKSURI,
-			Clients: p.Clients, Resources: p.Resources, Scopes: p.Scopes,
-			ResourceOptional:     p.RequireResource != nil && !*p.RequireResource,
-			MaxAssertionLifetime: p.MaxAssertionLifetime.D(),
-			Algorithms:           p.Algorithms,
-		}
-		if p.JWKS != nil {
-			doc, err := json.Marshal(p.JWKS)
-			if err != nil {
-				return nil, fmt.Errorf("identity provider %s: jwks: %w", p.Issuer, err)
-			}
-			idp.JWKS = doc
-		}
-		idps = append(idps, idp)
-	}
-	ex, err := enterprise.New(idps, enterprise.Options{
-		Issuer: cfg.Issuer,
-		Resource: func(uri string) (enterprise.Resource, bool) {
-			r, err := resources.Lookup(uri)
-			if err != nil {
-				return enterprise.Resource{}, false
-			}
-			out := enterprise.Resource{URI: r.URI}
-			for _, s := range r.Scopes {
-				out.Scopes = append(out.Scopes, s.Name)
-			}
-			return out, true
-		},
-		Users:  users,
-		Fetch:  fetchJWKS,
-		Logger: log.With("component", "enterprise"),
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range idps {
-		log.Info("trusting an identity provider for ID-JAGs", "issuer", p.Issuer, "clients", p.Clients, "resources", p.Resources, "scopes", p.Scopes)
-	}
-	// enterprise.Request and Grant have oauth's fields in oauth's order, so they convert.
-	return func(ctx context.Context, r oauth.AssertionRequest) (oauth.AssertionGrant, error) {
-		g, err := ex.Exchange(ctx, enterprise.Request(r))
-		return oauth.AssertionGrant(g), err
-	}, nil
 }
 
 // JWKSFetcher fetches key sets through the outbound client (no special-use addresses, size and

@@ -16,6 +16,8 @@ var (
 	ErrConflict = errors.New("storage: conflict")
 	// ErrSchemaTooNew: the database was migrated by a newer mcp-authz than this one.
 	ErrSchemaTooNew = errors.New("storage: database schema is newer than this binary")
+	// ErrInvalid: a record breaks a size or form limit of the backend; nothing was written.
+	ErrInvalid = errors.New("storage: invalid record")
 )
 
 // Store is everything the server keeps. A backend is safe for concurrent use.
@@ -77,8 +79,9 @@ type Token struct {
 
 // Tokens stores codes and tokens.
 type Tokens interface {
-	// Apply applies every change in one transaction: all of them or none. It returns the first
-	// change's error (ErrNotFound, ErrInactive, ErrConflict), wrapped, and then nothing is applied.
+	// Apply applies every change in one transaction: all of them or none. It returns the error of
+	// the first change that fails (ErrNotFound, ErrInactive, ErrConflict), wrapped, and then
+	// nothing is applied.
 	Apply(ctx context.Context, changes ...Change) error
 	// GetToken returns the token, active or not. An expired token is still returned (the caller
 	// decides what expiry means); ErrNotFound if there is none.
@@ -107,7 +110,8 @@ type DeactivateToken struct {
 // RotateRefreshToken marks a refresh token rotated at At. It succeeds once for an active token,
 // and again for a token rotated less than Grace before At (a client retrying a refresh in
 // flight). Otherwise ErrInactive; ErrNotFound if there is no such token. RotatedAt keeps the first
-// rotation, so the grace window never slides.
+// rotation, so the grace window never slides. A revoked token (RevokeRequest) gets no grace, and
+// with Grace 0 a token rotates once even if another instance's clock is behind.
 type RotateRefreshToken struct {
 	Signature string
 	At        time.Time
@@ -216,4 +220,81 @@ type SigningKeys interface {
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	// DeleteSigningKey removes a key; removing one that does not exist is not an error.
 	DeleteSigningKey(ctx context.Context, id string) error
+}
+
+// Record is a JSON document kept by kind and id: clients registered in the database (by the CLI
+// or dynamic registration), trusted identity providers added by the CLI, upstream identities,
+// connected third-party accounts. Storage knows nothing of the documents' schemas: the package
+// that owns a kind owns its JSON.
+type Record struct {
+	Kind      string
+	ID        string
+	Data      []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Record kinds in use.
+const (
+	KindClient     = "client"
+	KindIdP        = "idp"
+	KindIdentity   = "identity"
+	KindConnection = "connection"
+)
+
+// Records stores JSON documents.
+type Records interface {
+	// CreateRecord inserts a record; ErrConflict if (kind, id) exists.
+	CreateRecord(ctx context.Context, r Record) error
+	// PutRecord inserts or replaces a record; on replace CreatedAt stays as it was.
+	PutRecord(ctx context.Context, r Record) error
+	// GetRecord returns a record; ErrNotFound if none.
+	GetRecord(ctx context.Context, kind, id string) (*Record, error)
+	// ListRecords returns every record of a kind, ordered by id.
+	ListRecords(ctx context.Context, kind string) ([]Record, error)
+	// DeleteRecord removes a record; ErrNotFound if there was none.
+	DeleteRecord(ctx context.Context, kind, id string) error
+}
+
+// Elicitation states.
+const (
+	ElicitationPending   = "pending"
+	ElicitationAccepted  = "accepted"
+	ElicitationDeclined  = "declined"
+	ElicitationCancelled = "cancelled"
+)
+
+// Elicitation is a URL-mode elicitation: a page a user must complete out of band, bound at
+// creation to the user and client of an MCP server's access token.
+type Elicitation struct {
+	ID       string // unguessable; the only thing in the page's URL
+	Resource string // the MCP server that asked
+	Subject  string // the user it is for
+	ClientID string // the MCP client the user was using
+	Kind     string
+	// Request is the kind's parameters and message (JSON, the elicitation package's schema).
+	Request []byte
+	Status  string
+	// Result is what the page produced (encrypted by the caller when sensitive).
+	Result      []byte
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	CompletedAt time.Time
+	// ResultTaken is set once the result was handed to the MCP server (results are handed once).
+	ResultTaken bool
+}
+
+// Elicitations stores elicitations. Transitions are compare-and-set in the database, so that an
+// elicitation completes once and its result is handed out once, whichever instance answers.
+type Elicitations interface {
+	// CreateElicitation inserts one; ErrConflict if the id exists.
+	CreateElicitation(ctx context.Context, e Elicitation) error
+	// GetElicitation returns one, expired or not; ErrNotFound if none.
+	GetElicitation(ctx context.Context, id string) (*Elicitation, error)
+	// CompleteElicitation moves a pending elicitation that has not expired at At to status,
+	// with result. ErrInactive if it is not pending or has expired; ErrNotFound if none.
+	CompleteElicitation(ctx context.Context, id, status string, result []byte, at time.Time) error
+	// TakeElicitationResult returns the result of a completed elicitation and marks it taken.
+	// ErrInactive if it is pending or was taken before; ErrNotFound if none.
+	TakeElicitationResult(ctx context.Context, id string) (*Elicitation, error)
 }

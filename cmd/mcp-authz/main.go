@@ -43,6 +43,8 @@ Usage:
                           clients registered in the database (run "mcp-authz clients" for flags)
   mcp-authz clients new-secret
                           print a new client secret and the secret_hash to put in the config
+  mcp-authz idps add|list|remove ...
+                          identity providers trusted for ID-JAGs (run "mcp-authz idps" for flags)
   mcp-authz version
 
 Environment: MCP_AUTHZ_SECRET, MCP_AUTHZ_ISSUER, MCP_AUTHZ_LISTEN, MCP_AUTHZ_DATA_DIR,
@@ -75,6 +77,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return keysCommand(ctx, rest, stdout, stderr)
 	case "users":
 		return usersCommand(ctx, rest, stdin, stdout, stderr)
+	case "idps":
+		return idpsCommand(ctx, rest, stdout, stderr)
 	case "clients":
 		return clientsCommand(ctx, rest, stdout, stderr)
 	case "version", "--version":

@@ -190,3 +190,50 @@ func TestClientsAddRotateRemove(t *testing.T) {
 		t.Error("removing a missing client succeeded")
 	}
 }
+
+func TestIdPsAddListRemove(t *testing.T) {
+	cfgPath := writeConfig(t)
+	jwks := filepath.Join(filepath.Dir(cfgPath), "idp-jwks.json")
+	os.WriteFile(jwks, []byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"k"}]}`), 0o600)
+	add := func(args ...string) (string, error) {
+		return runCLI(t, "", append([]string{"idps", "add"}, append(args, "--config", cfgPath)...)...)
+	}
+	if out, err := add("https://idp.example.com", "--jwks-file", jwks, "--client", "*", "--resource", "http://localhost:9090/mcp", "--scope", "a"); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if _, err := add("https://idp.example.com", "--jwks-file", jwks, "--client", "*", "--resource", "*", "--scope", "*"); err == nil {
+		t.Error("the same issuer added twice")
+	}
+	if _, err := add("https://bad.example.com", "--client", "*", "--resource", "*", "--scope", "*"); err == nil {
+		t.Error("an IdP without keys was accepted")
+	}
+	if _, err := add("https://bad.example.com", "--jwks-file", jwks, "--client", "*", "--resource", "https://unknown.example/mcp", "--scope", "*"); err == nil {
+		t.Error("an IdP for an unknown resource was accepted")
+	}
+	out, err := runCLI(t, "", "idps", "list", "--config", cfgPath)
+	if err != nil || !strings.Contains(out, "https://idp.example.com") || strings.Contains(out, "bad.example.com") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	// The server trusts it: the jwt-bearer grant is advertised.
+	cfg, _ := config.Load(cfgPath, func(string) string { return "" })
+	store, err := server.OpenStore(context.Background(), cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(context.Background(), cfg, store, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/.well-known/oauth-authorization-server", nil))
+	store.Close()
+	if !strings.Contains(rec.Body.String(), "urn:ietf:params:oauth:grant-type:jwt-bearer") {
+		t.Errorf("a database IdP does not enable the jwt-bearer grant: %s", rec.Body.String())
+	}
+	if _, err := runCLI(t, "", "idps", "remove", "https://idp.example.com", "--config", cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCLI(t, "", "idps", "remove", "https://idp.example.com", "--config", cfgPath); err == nil {
+		t.Error("removing a missing IdP succeeded")
+	}
+}
