@@ -67,7 +67,8 @@ func (s *Service) Decide(w http.ResponseWriter, r *http.Request, req *oauth.Cons
 		return oauth.Decision{}, false
 	}
 	s.log.InfoContext(ctx, "consent: asking", "sub", user.ID, "client_id", req.Client.ID)
-	httpx.RenderPage(ctx, w, http.StatusOK, templates.Consent(view))
+	// Allow and Deny both answer with a redirect to the client.
+	httpx.RenderPage(ctx, w, http.StatusOK, templates.Consent(view), httpx.FormTarget(req.RedirectURI))
 	return oauth.Decision{}, false
 }
 

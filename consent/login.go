@@ -127,7 +127,14 @@ func (s *Service) renderLogin(w http.ResponseWriter, r *http.Request, sess *sess
 		s.serverError(w, r, "login: save session", err)
 		return
 	}
-	httpx.RenderPage(r.Context(), w, status, templates.Login(view))
+	// Signing in ends at the client when consent is remembered: /login → /authorize → redirect
+	// URI. The redirect URI is not verified yet here; listing it gives nothing away, since the
+	// form posts only to /login and /authorize verifies the redirect before anyone is sent there.
+	var target string
+	if u, err := url.Parse(view.Return); err == nil && view.Return != "" {
+		target = httpx.FormTarget(u.Query().Get("redirect_uri"))
+	}
+	httpx.RenderPage(r.Context(), w, status, templates.Login(view), target)
 }
 
 // safeReturn accepts only a return to our own authorization endpoint: a relative URL we build

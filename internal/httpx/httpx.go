@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/a-h/templ"
 )
@@ -94,19 +96,50 @@ func WriteOAuthError(w http.ResponseWriter, r *http.Request, status int, code, d
 // images, forms that post only to us, and no framing (clickjacking defence for consent).
 const PageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-// SetPageHeaders sets the headers every HTML page carries.
-func SetPageHeaders(h http.Header) {
+// FormTarget is the CSP source that lets a form submission end at redirectURI: its origin (http,
+// https) or its scheme (a native app's private-use scheme); "" if neither. Browsers check
+// form-action on every redirect that follows a form submission (CSP3 §6.3.2.2), so the login and
+// consent forms, whose answer is a redirect to the client, must list the client's redirect URI.
+func FormTarget(redirectURI string) string {
+	u, err := url.Parse(redirectURI)
+	if err != nil || u.Scheme == "" || strings.ContainsAny(redirectURI, " ;,'\"\t\n\r") {
+		return ""
+	}
+	switch scheme := strings.ToLower(u.Scheme); scheme {
+	case "http", "https":
+		if u.Host == "" {
+			return ""
+		}
+		return scheme + "://" + u.Host
+	default:
+		return scheme + ":"
+	}
+}
+
+// SetPageHeaders sets the headers every HTML page carries; formTargets are added to form-action.
+func SetPageHeaders(h http.Header, formTargets ...string) {
+	csp := PageCSP
+	var extra []string
+	for _, t := range formTargets {
+		if t != "" {
+			extra = append(extra, t)
+		}
+	}
+	if len(extra) > 0 {
+		csp = strings.Replace(csp, "form-action 'self'", "form-action 'self' "+strings.Join(extra, " "), 1)
+	}
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", PageCSP)
+	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 }
 
-// RenderPage sends a templ page with the page security headers.
-func RenderPage(ctx context.Context, w http.ResponseWriter, status int, page templ.Component) {
-	SetPageHeaders(w.Header())
+// RenderPage sends a templ page with the page security headers; formTargets are the places its
+// form may end up after redirects (see FormTarget).
+func RenderPage(ctx context.Context, w http.ResponseWriter, status int, page templ.Component, formTargets ...string) {
+	SetPageHeaders(w.Header(), formTargets...)
 	w.WriteHeader(status)
 	_ = page.Render(ctx, w)
 }
