@@ -140,15 +140,22 @@ func (s *Service) renderLogin(w http.ResponseWriter, r *http.Request, sess *sess
 // safeReturn accepts only a return to our own authorization endpoint: a relative URL we build
 // ourselves, so the login page can never be made into an open redirect.
 func (s *Service) safeReturn(ret string) string {
-	prefix := s.basePath + "/authorize?"
-	if !strings.HasPrefix(ret, prefix) || len(ret) > httpx.MaxQueryBytes {
+	if !strings.HasPrefix(ret, "/") || strings.HasPrefix(ret, "//") || strings.Contains(ret, "\\") || len(ret) > httpx.MaxQueryBytes {
 		return ""
 	}
 	u, err := url.Parse(ret)
-	if err != nil || u.IsAbs() || u.Host != "" || u.Path != s.basePath+"/authorize" {
+	if err != nil || u.IsAbs() || u.Host != "" || u.User != nil || strings.Contains(u.Path, "..") {
 		return ""
 	}
-	return ret
+	if u.Path == s.basePath+"/authorize" {
+		return ret
+	}
+	for _, p := range s.returns {
+		if strings.HasPrefix(u.Path, s.basePath+p) {
+			return ret
+		}
+	}
+	return ""
 }
 
 // loginURL is where an unauthenticated authorization request is sent.

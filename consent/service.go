@@ -37,8 +37,11 @@ type Options struct {
 	// MaxFailures failed logins per account and per address within FailureWindow.
 	MaxFailures   int
 	FailureWindow time.Duration
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// ReturnPaths are path prefixes (under the issuer's path) other than the authorization
+	// endpoint that the login page may return to, e.g. "/elicitation/".
+	ReturnPaths []string
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // Service serves login and consent.
@@ -49,6 +52,7 @@ type Service struct {
 	origin   string
 	basePath string
 	limiter  *failureLimiter
+	returns  []string
 	log      *slog.Logger
 	now      func() time.Time
 	// dummyHash is verified against when a username is unknown, so that the answer takes as
@@ -92,6 +96,7 @@ func New(o Options) (*Service, error) {
 		origin:    u.Scheme + "://" + u.Host,
 		basePath:  strings.TrimSuffix(u.EscapedPath(), "/"),
 		limiter:   newFailureLimiter(o.MaxFailures, o.FailureWindow, o.Now),
+		returns:   o.ReturnPaths,
 		log:       o.Logger,
 		now:       o.Now,
 		dummyHash: dummy,
@@ -183,4 +188,43 @@ func clientAddress(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// The browser session, for other pages of this server (the elicitation pages): who is signed
+// in, sending someone to sign in, and CSRF protection for their forms, all the same as login
+// and consent use.
+
+// SignedInUser returns the user signed in in this browser, or nil.
+func (s *Service) SignedInUser(r *http.Request) (*storage.User, error) {
+	sess, err := s.session(r)
+	if err != nil {
+		return nil, err
+	}
+	u, _, err := s.signedInUser(r, sess)
+	return u, err
+}
+
+// RedirectToLogin sends the browser to sign in, then back to returnTo (a path under the
+// issuer's path, in ReturnPaths or the authorization endpoint).
+func (s *Service) RedirectToLogin(w http.ResponseWriter, r *http.Request, returnTo string) {
+	http.Redirect(w, r, s.loginURL(returnTo), http.StatusSeeOther)
+}
+
+// FormToken returns the session's CSRF token for a form (csrf_token field), saving the session.
+func (s *Service) FormToken(w http.ResponseWriter, r *http.Request) (string, error) {
+	sess, err := s.session(r)
+	if err != nil {
+		return "", err
+	}
+	t := csrfToken(sess)
+	return t, sess.Save(r, w)
+}
+
+// CheckForm verifies a posted form's origin and CSRF token (the form must be parsed).
+func (s *Service) CheckForm(r *http.Request) error {
+	sess, err := s.session(r)
+	if err != nil {
+		return err
+	}
+	return s.checkForm(r, sess)
 }

@@ -142,6 +142,13 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if d.Scopes != nil {
+		if !narrowToPolicy(creq, d.Scopes) {
+			a.fail("access_denied", "The user's organization does not allow this client the requested access.")
+			return
+		}
+		resources = creq.Resources
+	}
 	granted := creq.AllScopes()
 	sess := &Session{Subject: d.Subject, Username: d.Username, AuthTime: d.AuthTime.UTC()}
 	for _, res := range resources {
@@ -174,6 +181,28 @@ func ruleOf(err error) string {
 		return "unknown_client"
 	}
 	return ""
+}
+
+// narrowToPolicy keeps, per resource, the requested scopes the policy allows, and drops
+// resources left with none. It reports whether anything is left to grant.
+func narrowToPolicy(creq *ConsentRequest, allowed map[*Resource][]string) bool {
+	var kept []*Resource
+	for _, res := range creq.Resources {
+		var scopes []string
+		for _, s := range creq.Scopes[res] {
+			if slices.Contains(allowed[res], s) {
+				scopes = append(scopes, s)
+			}
+		}
+		if len(scopes) == 0 {
+			delete(creq.Scopes, res)
+			continue
+		}
+		creq.Scopes[res] = scopes
+		kept = append(kept, res)
+	}
+	creq.Resources = kept
+	return len(kept) > 0
 }
 
 // requestedResources resolves the resource parameters (RFC 8707 §2). Without one, a client that

@@ -74,4 +74,8 @@ type Decision struct {
 	// Required is an OpenID Connect error for prompt=none ("login_required",
 	// "consent_required"): the user would have had to act.
 	Required string
+	// Scopes, when not nil, is what may be granted per resource: a policy (an enterprise IdP's
+	// group rules) allowing less than was asked. The authorize endpoint grants the intersection
+	// with the request, never more; a resource left without scopes is not granted at all.
+	Scopes map[*Resource][]string
 }
