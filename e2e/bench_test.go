@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -91,7 +92,7 @@ type errStatus int
 func (e errStatus) Error() string { return http.StatusText(int(e)) }
 
 func BenchmarkCodeRedemptionHTTP(b *testing.B) {
-	ts := startServer(&testing.T{}, options{dataDir: b.TempDir()})
+	ts := startServer(b, options{dataDir: b.TempDir()})
 	defer ts.stop()
 	codes, verifiers := mintCodes(b, ts, b.N)
 	client := benchClient()
@@ -113,8 +114,23 @@ func BenchmarkCodeRedemptionHTTP(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "redemptions/s")
 }
 
-func BenchmarkRefreshHTTP(b *testing.B) {
-	ts := startServer(&testing.T{}, options{dataDir: b.TempDir()})
+func BenchmarkRefreshHTTP(b *testing.B) { onBothBackends(b, benchRefresh) }
+
+// onBothBackends runs a benchmark on SQLite and, when MCP_AUTHZ_TEST_POSTGRES_DSN is set, on
+// PostgreSQL, so that the two are compared in one run (issue 6: PostgreSQL at least half of
+// SQLite's throughput).
+func onBothBackends(b *testing.B, bench func(*testing.B, options)) {
+	b.Run("sqlite", func(b *testing.B) { bench(b, options{dataDir: b.TempDir()}) })
+	b.Run("postgres", func(b *testing.B) {
+		if os.Getenv("MCP_AUTHZ_TEST_POSTGRES_DSN") == "" {
+			b.Skip("MCP_AUTHZ_TEST_POSTGRES_DSN not set")
+		}
+		bench(b, options{dataDir: b.TempDir(), postgres: true})
+	})
+}
+
+func benchRefresh(b *testing.B, o options) {
+	ts := startServer(b, o)
 	defer ts.stop()
 	const chains = 64
 	codes, verifiers := mintCodes(b, ts, chains)
@@ -148,7 +164,11 @@ func BenchmarkRefreshHTTP(b *testing.B) {
 
 // BenchmarkClientCredentialsSecretHTTP: client_secret_basic, the machine grant at its cheapest.
 func BenchmarkClientCredentialsSecretHTTP(b *testing.B) {
-	ts := startServer(&testing.T{}, options{dataDir: b.TempDir()})
+	onBothBackends(b, benchClientCredentialsSecret)
+}
+
+func benchClientCredentialsSecret(b *testing.B, o options) {
+	ts := startServer(b, o)
 	defer ts.stop()
 	client := benchClient()
 	body := url.Values{"grant_type": {"client_credentials"}}.Encode()
@@ -174,8 +194,7 @@ func BenchmarkClientCredentialsSecretHTTP(b *testing.B) {
 // ES256 signing.
 func BenchmarkClientCredentialsPrivateKeyJWTHTTP(b *testing.B) {
 	key := newMachineKey(b)
-	t := &testing.T{}
-	ts := startServer(t, options{dataDir: b.TempDir(), mutate: withJWTClient(key, t)})
+	ts := startServer(b, options{dataDir: b.TempDir(), mutate: withJWTClient(key, b)})
 	defer ts.stop()
 	bodies := make([]string, b.N)
 	for i := range bodies {

@@ -40,7 +40,7 @@ const (
 
 // testServer is a running mcp-authz.
 type testServer struct {
-	t      *testing.T
+	t      testing.TB
 	cfg    *config.Config
 	store  storage.Store
 	srv    *server.Server
@@ -57,10 +57,12 @@ type options struct {
 	addr       string // reuse an address (restart tests)
 	issuerPath string
 	twoRes     bool
-	mutate     func(*config.Config)
+	// postgres runs the server on PostgreSQL (MCP_AUTHZ_TEST_POSTGRES_DSN), in a fresh schema.
+	postgres bool
+	mutate   func(*config.Config)
 }
 
-func startServer(t *testing.T, o options) *testServer {
+func startServer(t testing.TB, o options) *testServer {
 	t.Helper()
 	if o.dataDir == "" {
 		o.dataDir = t.TempDir()
@@ -98,6 +100,12 @@ func startServer(t *testing.T, o options) *testServer {
 			Scopes:        []config.Scope{{Name: "files:read", Description: "Read your files"}},
 			DefaultScopes: []string{"files:read"},
 		})
+	}
+	if o.postgres {
+		dsn := postgresDSN(t)
+		cfg.Storage.Driver = "postgres"
+		cfg.Storage.PostgresDSN = dsn
+		cfg.Storage.PostgresSchema = freshSchema(t, dsn)
 	}
 	if o.mutate != nil {
 		o.mutate(cfg)

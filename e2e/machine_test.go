@@ -68,7 +68,7 @@ func assertionClaims(issuer, client string) map[string]any {
 	return map[string]any{"iss": client, "sub": client, "aud": issuer, "iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": randomState()}
 }
 
-func withJWTClient(key machineKey, t *testing.T) func(*config.Config) {
+func withJWTClient(key machineKey, t testing.TB) func(*config.Config) {
 	return func(c *config.Config) {
 		c.Clients = append(c.Clients, config.Client{
 			ID: jwtClient, Name: "CI agent", GrantTypes: []string{"client_credentials"},
