@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -230,4 +231,69 @@ func doToken(client *http.Client, req *http.Request) error {
 		return errStatus(resp.StatusCode)
 	}
 	return nil
+}
+
+// In-process benchmarks: the server's handler called directly, without sockets or a load
+// generator, so that the figure is the server's own cost per request.
+
+func inProcess(b *testing.B, h http.Handler, newReq func(i int) *http.Request) {
+	var next atomic.Int64
+	b.ReportAllocs()
+	// Many requests in flight, as under real load: durable writes are committed in groups, so
+	// with only GOMAXPROCS callers the figure would be the disk's fsync latency.
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, newReq(int(next.Add(1)-1)))
+			if rec.Code != 200 {
+				b.Errorf("status %d: %s", rec.Code, rec.Body)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkTokenEndpointInProcess(b *testing.B) {
+	key := newMachineKey(b)
+	ts := startServer(b, options{dataDir: b.TempDir(), mutate: withJWTClient(key, b)})
+	defer ts.stop()
+	b.Run("client_secret", func(b *testing.B) {
+		inProcess(b, ts.srv.Handler(), func(int) *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader("grant_type=client_credentials"))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			r.SetBasicAuth(confClient, confSecret)
+			return r
+		})
+	})
+	b.Run("private_key_jwt", func(b *testing.B) {
+		bodies := make([]string, b.N)
+		for i := range bodies {
+			bodies[i] = url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+				"client_assertion": {key.assertion(b, assertionClaims(ts.issuer, jwtClient))}}.Encode()
+		}
+		b.ResetTimer()
+		inProcess(b, ts.srv.Handler(), func(i int) *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader(bodies[i]))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return r
+		})
+	})
+}
+
+func BenchmarkIntrospectionInProcess(b *testing.B) {
+	ts := startServer(b, options{dataDir: b.TempDir()})
+	defer ts.stop()
+	st, body, _ := ts.tokenRequest(&testing.T{}, url.Values{"grant_type": {"client_credentials"}, "client_id": {confClient}, "client_secret": {confSecret}})
+	if st != 200 {
+		b.Fatal(body)
+	}
+	form := url.Values{"token": {body["access_token"].(string)}}.Encode()
+	inProcess(b, ts.srv.Handler(), func(int) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/introspect", strings.NewReader(form))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth(confClient, confSecret)
+		return r
+	})
 }

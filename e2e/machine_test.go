@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -282,5 +283,43 @@ func TestPrivateKeyJWTAtIntrospectionAndRevocation(t *testing.T) {
 	}
 	if in := ts.introspect(t, tok); in["active"] != false {
 		t.Errorf("revoked: %v", in)
+	}
+}
+
+// A metadata-document client that authenticates with private_key_jwt may use client
+// credentials only when the operator allows it (off by default: anyone can publish a document).
+func TestCIMDClientCredentialsNeedsTheOperatorsConsent(t *testing.T) {
+	key := newMachineKey(t)
+	host := newDocHost(t)
+	clientID := host.put("/agent.json", map[string]any{
+		"client_name": "Agent", "redirect_uris": []string{"http://127.0.0.1/callback"},
+		"token_endpoint_auth_method": "private_key_jwt", "jwks": key.jwks(t),
+	})
+	for _, allowed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("allowed=%v", allowed), func(t *testing.T) {
+			trust := host.trust(t)
+			ts := startServer(t, options{mutate: func(c *config.Config) {
+				trust(c)
+				c.CIMD.AllowClientCredentials = allowed
+			}})
+			st, body, _ := ts.tokenRequest(t, url.Values{"grant_type": {"client_credentials"}, "resource": {resourceURI},
+				"client_assertion_type": {oauth.ClientAssertionType}, "client_assertion": {key.assertion(t, assertionClaims(ts.issuer, clientID))}})
+			switch {
+			case allowed && st != 200:
+				t.Fatalf("allowed: %d %v", st, body)
+			case allowed:
+				if c := verifyAccessToken(t, ts, body["access_token"].(string)); c["sub"] != clientID || c["client_id"] != clientID {
+					t.Errorf("claims %v", c)
+				}
+			case st != 400 || body["error"] != "unauthorized_client":
+				t.Errorf("not allowed: %d %v, want unauthorized_client", st, body)
+			}
+			// A forged assertion never passes, allowed or not.
+			other := newMachineKey(t)
+			if st, body, _ := ts.tokenRequest(t, url.Values{"grant_type": {"client_credentials"}, "resource": {resourceURI},
+				"client_assertion_type": {oauth.ClientAssertionType}, "client_assertion": {other.assertion(t, assertionClaims(ts.issuer, clientID))}}); st != 401 {
+				t.Errorf("assertion signed by another key: %d %v", st, body)
+			}
+		})
 	}
 }
