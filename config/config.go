@@ -42,6 +42,9 @@ type Config struct {
 	// IdentityProviders are the enterprise IdPs trusted to issue ID-JAGs (enterprise-managed
 	// authorization, requirements §7). With none, the jwt-bearer grant is not offered.
 	IdentityProviders []IdentityProvider `yaml:"identity_providers"`
+	// Elicitation configures the URL-mode elicitation pages (requirements §8): lifetimes and
+	// the third-party OAuth providers users may connect accounts at.
+	Elicitation Elicitation `yaml:"elicitation"`
 
 	// Development marks the embedded default: a secret may be generated into DataDir and a demo
 	// user is created. Never set by a file.
@@ -127,6 +130,47 @@ type Resource struct {
 	DefaultScopes []string `yaml:"default_scopes"`
 	// AccessTokenLifetime overrides tokens.access_token_lifetime for this resource.
 	AccessTokenLifetime Duration `yaml:"access_token_lifetime"`
+	// ElicitationClients are the client_ids of this resource's own server: the confidential
+	// clients that may create URL-mode elicitations for the users of its access tokens and
+	// receive what the pages produce. Empty: this resource cannot use elicitation.
+	ElicitationClients []string `yaml:"elicitation_clients"`
+	// ElicitationCallback, when set, is an https URL to which a signed notice is posted when
+	// one of this resource's elicitations completes.
+	ElicitationCallback string `yaml:"elicitation_callback"`
+}
+
+// Elicitation configures URL-mode elicitation.
+type Elicitation struct {
+	// DefaultLifetime is how long an elicitation may be completed when its server asks for no
+	// lifetime (default 10m); MaxLifetime bounds what a server may ask for (default 1h).
+	DefaultLifetime Duration `yaml:"default_lifetime"`
+	MaxLifetime     Duration `yaml:"max_lifetime"`
+	// Providers are the third-party OAuth providers of the "connect" kind. Each must have
+	// <issuer>/elicitation/callback registered as a redirect URI for its client_id.
+	Providers []ConnectProvider `yaml:"providers"`
+}
+
+// ConnectProvider is a third-party OAuth 2 authorization server at which a user can connect an
+// account for an MCP server (authorization code with PKCE, run by mcp-authz).
+type ConnectProvider struct {
+	// ID is the name an MCP server gives in a connect elicitation ([a-z0-9_-], unique).
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	// AuthorizationEndpoint and TokenEndpoint are https URLs.
+	AuthorizationEndpoint string `yaml:"authorization_endpoint"`
+	TokenEndpoint         string `yaml:"token_endpoint"`
+	ClientID              string `yaml:"client_id"`
+	// ClientSecretFile or ClientSecretEnv (the name of an environment variable) hold the
+	// client secret, so that a config file can be committed; none for a public client.
+	ClientSecretFile string `yaml:"client_secret_file"`
+	ClientSecretEnv  string `yaml:"client_secret_env"`
+	// ClientSecret is resolved from the file or the environment; never read from YAML.
+	ClientSecret string `yaml:"-"`
+	// TokenEndpointAuthMethod is client_secret_basic (default with a secret),
+	// client_secret_post, or none (default without one).
+	TokenEndpointAuthMethod string `yaml:"token_endpoint_auth_method"`
+	// Scopes are asked for at the provider.
+	Scopes []string `yaml:"scopes"`
 }
 
 // Scope is a scope and the sentence the consent page shows for it.
@@ -289,6 +333,11 @@ func Load(path string, env func(string) string) (*Config, error) {
 	if c.Storage.SQLitePath != "" && !filepath.IsAbs(c.Storage.SQLitePath) {
 		c.Storage.SQLitePath = filepath.Join(base, c.Storage.SQLitePath)
 	}
+	for i := range c.Elicitation.Providers {
+		if f := c.Elicitation.Providers[i].ClientSecretFile; f != "" && !filepath.IsAbs(f) {
+			c.Elicitation.Providers[i].ClientSecretFile = filepath.Join(base, f)
+		}
+	}
 	if err := c.ApplyEnv(env); err != nil {
 		return nil, err
 	}
@@ -350,6 +399,11 @@ func (c *Config) ApplyEnv(env func(string) string) error {
 	set("MCP_AUTHZ_SECRET_FILE", &c.Secrets.KeyFile)
 	if v := env("MCP_AUTHZ_SECRET"); v != "" {
 		c.Secrets.Key = []byte(v)
+	}
+	for i := range c.Elicitation.Providers {
+		if p := &c.Elicitation.Providers[i]; p.ClientSecretEnv != "" {
+			p.ClientSecret = env(p.ClientSecretEnv)
+		}
 	}
 	return nil
 }
@@ -597,6 +651,8 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	c.validateElicitation(bad)
+
 	if c.CIMD.MaxCacheTime.D() > 24*time.Hour {
 		bad("client_id_metadata_documents.max_cache_time: at most 24h")
 	}
@@ -639,6 +695,73 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// validateElicitation checks the elicitation settings of resources and the connect providers.
+func (c *Config) validateElicitation(bad func(string, ...any)) {
+	for i, r := range c.Resources {
+		for _, id := range r.ElicitationClients {
+			if id == "" {
+				bad("resources[%d].elicitation_clients: empty client_id", i)
+			}
+		}
+		if r.ElicitationCallback != "" {
+			if u, err := url.Parse(r.ElicitationCallback); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "" {
+				bad("resources[%d].elicitation_callback: must be an https URL", i)
+			}
+			if len(r.ElicitationClients) == 0 {
+				bad("resources[%d].elicitation_callback: needs elicitation_clients", i)
+			}
+		}
+	}
+	e := &c.Elicitation
+	defaultDuration(&e.DefaultLifetime, 10*time.Minute)
+	defaultDuration(&e.MaxLifetime, time.Hour)
+	if e.DefaultLifetime.D() < time.Minute || e.DefaultLifetime > e.MaxLifetime || e.MaxLifetime.D() > 24*time.Hour {
+		bad("elicitation: default_lifetime must be at least 1m and at most max_lifetime, max_lifetime at most 24h")
+	}
+	ids := map[string]bool{}
+	for i := range e.Providers {
+		p := &e.Providers[i]
+		if p.ID == "" || strings.Trim(p.ID, "abcdefghijklmnopqrstuvwxyz0123456789_-") != "" || len(p.ID) > 64 {
+			bad("elicitation.providers[%d].id: %q must be 1-64 of a-z, 0-9, _ and -", i, p.ID)
+		}
+		if ids[p.ID] {
+			bad("elicitation.providers[%d].id: %q is declared twice", i, p.ID)
+		}
+		ids[p.ID] = true
+		if p.Name == "" {
+			p.Name = p.ID
+		}
+		for field, raw := range map[string]string{"authorization_endpoint": p.AuthorizationEndpoint, "token_endpoint": p.TokenEndpoint} {
+			if u, err := url.Parse(raw); err != nil || u.Scheme != "https" || u.Host == "" || u.Fragment != "" || u.User != nil {
+				bad("elicitation.providers[%d].%s: must be an https URL", i, field)
+			}
+		}
+		if p.ClientID == "" {
+			bad("elicitation.providers[%d].client_id is required", i)
+		}
+		if p.ClientSecret == "" && p.ClientSecretFile != "" {
+			b, err := os.ReadFile(p.ClientSecretFile)
+			if err != nil {
+				bad("elicitation.providers[%d].client_secret_file: %v", i, err)
+			}
+			p.ClientSecret = string(bytes.TrimSpace(b))
+		}
+		if p.ClientSecretEnv != "" && p.ClientSecret == "" {
+			bad("elicitation.providers[%d].client_secret_env: %s is not set", i, p.ClientSecretEnv)
+		}
+		switch m := p.TokenEndpointAuthMethod; {
+		case m == "" && p.ClientSecret != "":
+			p.TokenEndpointAuthMethod = "client_secret_basic"
+		case m == "":
+			p.TokenEndpointAuthMethod = "none"
+		case (m == "client_secret_basic" || m == "client_secret_post") && p.ClientSecret == "":
+			bad("elicitation.providers[%d]: %s needs a client secret", i, m)
+		case m != "none" && m != "client_secret_basic" && m != "client_secret_post":
+			bad("elicitation.providers[%d].token_endpoint_auth_method: %q is not supported", i, m)
+		}
+	}
 }
 
 func defaultDuration(d *Duration, v time.Duration) {
