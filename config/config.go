@@ -42,6 +42,9 @@ type Config struct {
 	// IdentityProviders are the enterprise IdPs trusted to issue ID-JAGs (enterprise-managed
 	// authorization, requirements §7). With none, the jwt-bearer grant is not offered.
 	IdentityProviders []IdentityProvider `yaml:"identity_providers"`
+	// UpstreamProviders are OpenID Providers people sign in with in the browser (OpenID Connect
+	// Core 1.0 §3.1, the authorization code flow with PKCE), each under the enterprise's policy.
+	UpstreamProviders []UpstreamProvider `yaml:"upstream_providers"`
 	// Elicitation configures the URL-mode elicitation pages (requirements §8): lifetimes and
 	// the third-party OAuth providers users may connect accounts at.
 	Elicitation Elicitation `yaml:"elicitation"`
@@ -116,6 +119,14 @@ type Login struct {
 	// FailureWindow before further attempts are refused until the window passes (default 5 and 15m).
 	MaxFailures   int      `yaml:"max_failures"`
 	FailureWindow Duration `yaml:"failure_window"`
+	// LocalAccounts offers the username and password form (default true); false leaves only
+	// the upstream providers, and needs at least one.
+	LocalAccounts *bool `yaml:"local_accounts"`
+}
+
+// LocalAccountsEnabled reports whether local accounts may sign in.
+func (c *Config) LocalAccountsEnabled() bool {
+	return c.Login.LocalAccounts == nil || *c.Login.LocalAccounts
 }
 
 // Resource is a protected MCP server.
@@ -277,6 +288,65 @@ type IdentityProvider struct {
 	Algorithms []string `yaml:"algorithms"`
 }
 
+// UpstreamProvider is an OpenID Provider people sign in with (upstream login), and the
+// enterprise's policy for the people it signs in. Register {issuer}/login/upstream/{id}/callback
+// as the redirect URI at the provider.
+type UpstreamProvider struct {
+	// ID names the provider in our URLs and logs: 1 to 32 of a-z, 0-9 and "-".
+	ID string `yaml:"id"`
+	// Name is shown on the login page ("Continue with Name"). Default: the id.
+	Name string `yaml:"name"`
+	// Issuer is the provider's issuer identifier (https); discovery is read from
+	// Issuer/.well-known/openid-configuration and must name this issuer exactly.
+	Issuer string `yaml:"issuer"`
+	// ClientID is our client_id at the provider.
+	ClientID string `yaml:"client_id"`
+	// ClientSecretEnv names an environment variable, ClientSecretFile a file, holding our client
+	// secret; neither makes us a public client (PKCE only). Never inline: a config file gets
+	// committed.
+	ClientSecretEnv  string `yaml:"client_secret_env"`
+	ClientSecretFile string `yaml:"client_secret_file"`
+	// ClientSecret is resolved from ClientSecretEnv or ClientSecretFile; never read from YAML.
+	ClientSecret string `yaml:"-"`
+	// Scopes asked of the provider (default openid, email, profile; openid is always added).
+	Scopes []string `yaml:"scopes"`
+	// Claims name the ID token claims read (defaults sub, email, name, groups).
+	Claims UpstreamClaims `yaml:"claims"`
+	// AllowedEmailDomains, when not empty, admits only people whose email claim is in one of
+	// these domains (exact, case-insensitive) and not marked email_verified: false.
+	AllowedEmailDomains []string `yaml:"allowed_email_domains"`
+	// Policy maps the people the provider signs in to what they may consent to; someone no
+	// rule matches cannot sign in. At least one rule.
+	Policy []UpstreamRule `yaml:"policy"`
+}
+
+// UpstreamClaims name the ID token claims used. A name that is not a claim and contains dots
+// is a path into nested objects ("realm_access.roles").
+type UpstreamClaims struct {
+	// Subject is the stable identifier of the person at the provider (default sub; e.g. oid
+	// for Microsoft Entra ID). With the issuer, it names the local account.
+	Subject string `yaml:"subject"`
+	Email   string `yaml:"email"`
+	Name    string `yaml:"name"`
+	// Groups is a string or an array of strings (default groups).
+	Groups string `yaml:"groups"`
+}
+
+// UpstreamRule is one policy rule: the people it matches may consent to these resources and
+// scopes. A rule with neither groups nor claim matches everyone the provider signs in; with
+// both, a person must match both. What several matching rules allow adds up.
+type UpstreamRule struct {
+	// Groups: the person is in one of these groups (the claims.groups claim).
+	Groups []string `yaml:"groups"`
+	// Claim and Values: the named claim (a string or an array of strings) holds one of Values.
+	Claim  string   `yaml:"claim"`
+	Values []string `yaml:"values"`
+	// Resources are resource URIs ("*": all); Scopes are scope names ("*": every scope of
+	// those resources). Both required.
+	Resources []string `yaml:"resources"`
+	Scopes    []string `yaml:"scopes"`
+}
+
 // Log configures log/slog output.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info (default), warn, error
@@ -329,6 +399,11 @@ func Load(path string, env func(string) string) (*Config, error) {
 	}
 	if c.Outbound.TestCAFile != "" && !filepath.IsAbs(c.Outbound.TestCAFile) {
 		c.Outbound.TestCAFile = filepath.Join(base, c.Outbound.TestCAFile)
+	}
+	for i := range c.UpstreamProviders {
+		if f := c.UpstreamProviders[i].ClientSecretFile; f != "" && !filepath.IsAbs(f) {
+			c.UpstreamProviders[i].ClientSecretFile = filepath.Join(base, f)
+		}
 	}
 	if c.Storage.SQLitePath != "" && !filepath.IsAbs(c.Storage.SQLitePath) {
 		c.Storage.SQLitePath = filepath.Join(base, c.Storage.SQLitePath)
@@ -402,6 +477,11 @@ func (c *Config) ApplyEnv(env func(string) string) error {
 	}
 	for i := range c.Elicitation.Providers {
 		if p := &c.Elicitation.Providers[i]; p.ClientSecretEnv != "" {
+			p.ClientSecret = env(p.ClientSecretEnv)
+		}
+	}
+	for i := range c.UpstreamProviders {
+		if p := &c.UpstreamProviders[i]; p.ClientSecretEnv != "" {
 			p.ClientSecret = env(p.ClientSecretEnv)
 		}
 	}
@@ -653,6 +733,8 @@ func (c *Config) Validate() error {
 
 	c.validateElicitation(bad)
 
+	errs = append(errs, c.validateUpstream()...)
+
 	if c.CIMD.MaxCacheTime.D() > 24*time.Hour {
 		bad("client_id_metadata_documents.max_cache_time: at most 24h")
 	}
@@ -762,6 +844,124 @@ func (c *Config) validateElicitation(bad func(string, ...any)) {
 			bad("elicitation.providers[%d].token_endpoint_auth_method: %q is not supported", i, m)
 		}
 	}
+}
+
+// validateUpstream checks the upstream providers and their policies, and fills in defaults.
+func (c *Config) validateUpstream() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !c.LocalAccountsEnabled() && len(c.UpstreamProviders) == 0 {
+		bad("login.local_accounts: false needs at least one of upstream_providers, or nobody can sign in")
+	}
+	scopesOf := map[string][]string{}
+	for _, r := range c.Resources {
+		for _, s := range r.Scopes {
+			scopesOf[r.URI] = append(scopesOf[r.URI], s.Name)
+		}
+	}
+	ids := map[string]bool{}
+	for i := range c.UpstreamProviders {
+		p := &c.UpstreamProviders[i]
+		if !validProviderID(p.ID) {
+			bad("upstream_providers[%d].id: %q must be 1 to 32 of a-z, 0-9 and -", i, p.ID)
+		} else if ids[p.ID] {
+			bad("upstream_providers[%d].id: %q is declared twice", i, p.ID)
+		}
+		ids[p.ID] = true
+		if p.Name == "" {
+			p.Name = p.ID
+		}
+		// OpenID Connect Discovery 1.0 §3: the issuer is an https URL without query or fragment.
+		if u, err := url.Parse(p.Issuer); err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			bad("upstream_providers[%d].issuer: %q must be an https URL without query or fragment", i, p.Issuer)
+		}
+		if p.ClientID == "" {
+			bad("upstream_providers[%d].client_id is required", i)
+		}
+		switch {
+		case p.ClientSecretEnv != "" && p.ClientSecretFile != "":
+			bad("upstream_providers[%d]: client_secret_env and client_secret_file are exclusive", i)
+		case p.ClientSecretEnv != "" && p.ClientSecret == "":
+			bad("upstream_providers[%d].client_secret_env: the environment variable %s is empty", i, p.ClientSecretEnv)
+		case p.ClientSecretFile != "" && p.ClientSecret == "":
+			secret, err := os.ReadFile(p.ClientSecretFile)
+			if err != nil {
+				bad("upstream_providers[%d].client_secret_file: %v", i, err)
+			} else if p.ClientSecret = string(bytes.TrimSpace(secret)); p.ClientSecret == "" {
+				bad("upstream_providers[%d].client_secret_file: %s is empty", i, p.ClientSecretFile)
+			}
+		}
+		if len(p.Scopes) == 0 {
+			p.Scopes = []string{"openid", "email", "profile"}
+		} else if !slices.Contains(p.Scopes, "openid") {
+			p.Scopes = append([]string{"openid"}, p.Scopes...)
+		}
+		for _, s := range p.Scopes {
+			if !validScopeToken(s) {
+				bad("upstream_providers[%d].scopes: %q is not a valid scope token", i, s)
+			}
+		}
+		cl := &p.Claims
+		for _, d := range []struct {
+			v   *string
+			def string
+		}{{&cl.Subject, "sub"}, {&cl.Email, "email"}, {&cl.Name, "name"}, {&cl.Groups, "groups"}} {
+			if *d.v == "" {
+				*d.v = d.def
+			}
+		}
+		for j, d := range p.AllowedEmailDomains {
+			d = strings.ToLower(strings.TrimSpace(d))
+			if d == "" || strings.ContainsAny(d, "@ *") {
+				bad("upstream_providers[%d].allowed_email_domains: %q is not a domain", i, p.AllowedEmailDomains[j])
+			}
+			p.AllowedEmailDomains[j] = d
+		}
+		if len(p.Policy) == 0 {
+			bad("upstream_providers[%d].policy: at least one rule is required (resources: [\"*\"], scopes: [\"*\"] for everything)", i)
+		}
+		for j, r := range p.Policy {
+			where := fmt.Sprintf("upstream_providers[%d].policy[%d]", i, j)
+			if (r.Claim == "") != (len(r.Values) == 0) {
+				bad("%s: claim and values go together", where)
+			}
+			if len(r.Resources) == 0 || len(r.Scopes) == 0 {
+				bad("%s: resources and scopes are required (\"*\" for all)", where)
+			}
+			var offered []string
+			for _, uri := range r.Resources {
+				switch {
+				case uri == "*":
+					for _, res := range c.Resources {
+						offered = append(offered, scopesOf[res.URI]...)
+					}
+				case !slices.ContainsFunc(c.Resources, func(res Resource) bool { return res.URI == uri }):
+					bad("%s.resources: %q is not a declared resource", where, uri)
+				default:
+					offered = append(offered, scopesOf[uri]...)
+				}
+			}
+			for _, s := range r.Scopes {
+				if s != "*" && !slices.Contains(offered, s) {
+					bad("%s.scopes: %q is not a scope of the rule's resources", where, s)
+				}
+			}
+		}
+	}
+	return errs
+}
+
+// validProviderID: the id goes into URL paths and log lines as it is.
+func validProviderID(id string) bool {
+	if id == "" || len(id) > 32 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func defaultDuration(d *Duration, v time.Duration) {
