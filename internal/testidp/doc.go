@@ -20,5 +20,8 @@
 //
 // For refusal tests it mints whatever a hostile or broken IdP could: [Provider.IDJAG] signs any
 // claims as an ID-JAG, [Key.Sign] any header and claims with any key, [Key.SignRaw] any bytes,
-// [Unsigned] and [SignHMAC] tokens with alg none or an HMAC keyed with a public key.
+// [Unsigned] and [SignHMAC] tokens with alg none or an HMAC keyed with a public key. As an
+// upstream provider for login it can misbehave on request: [Provider.SetIDTokenHook] replaces
+// the ID token /token sends (another audience, a wrong nonce, expired, an unknown key), and
+// [Provider.SetAuthorizeError] makes /authorize answer with an error such as access_denied.
 package testidp

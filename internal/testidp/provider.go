@@ -96,6 +96,8 @@ type Provider struct {
 	current int // index into users of the user /authorize signs in; -1: nobody
 	codes   map[string]*codeGrant
 	policy  func(*Exchange) error
+	idHook  func(claims map[string]any) string
+	authErr url.Values // when set, /authorize answers with this error
 	grants  []string
 	served  map[string]int // requests per path
 }
@@ -253,6 +255,30 @@ func (p *Provider) SetExchangePolicy(f func(*Exchange) error) {
 	p.policy = f
 }
 
+// SetIDTokenHook makes /token send, for an authorization code, the ID token f returns from the
+// claims it would have signed (f may change them, sign with another key, or forge anything);
+// nil restores normal signing. For relying-party refusal tests: another audience, a wrong
+// nonce, an expired token, an unknown key.
+func (p *Provider) SetIDTokenHook(f func(claims map[string]any) string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.idHook = f
+}
+
+// SetAuthorizeError makes /authorize answer every request with this error (RFC 6749 §4.1.2.1,
+// e.g. access_denied: the user said no); an empty code restores normal sign-in.
+func (p *Provider) SetAuthorizeError(code, description string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.authErr = nil
+	if code != "" {
+		p.authErr = url.Values{"error": {code}}
+		if description != "" {
+			p.authErr.Set("error_description", description)
+		}
+	}
+}
+
 // Grants are the grant types of the token requests the provider answered successfully, in order.
 func (p *Provider) Grants() []string {
 	p.mu.Lock()
@@ -373,6 +399,10 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		back(url.Values{"error": {"invalid_request"}, "error_description": {"PKCE with S256 is required."}})
 		return
 	}
+	if p.authErr != nil {
+		back(p.authErr)
+		return
+	}
 	user := p.current
 	if hint := q.Get("login_hint"); hint != "" {
 		user = slices.IndexFunc(p.users, func(u User) bool { return u.Subject == hint || (u.Email != "" && u.Email == hint) })
@@ -473,7 +503,16 @@ func (p *Provider) redeem(c Client, form url.Values) (map[string]any, error) {
 	if base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge {
 		return nil, refuse("invalid_grant", "PKCE verification failed")
 	}
-	idToken := p.Key().Sign(map[string]any{"typ": "JWT"}, p.idTokenClaims(c.ID, g.user, g.nonce))
+	claims := p.idTokenClaims(c.ID, g.user, g.nonce)
+	p.mu.Lock()
+	hook := p.idHook
+	p.mu.Unlock()
+	var idToken string
+	if hook != nil {
+		idToken = hook(claims)
+	} else {
+		idToken = p.Key().Sign(map[string]any{"typ": "JWT"}, claims)
+	}
 	return map[string]any{
 		"access_token": rand.Text(), "token_type": "Bearer", "expires_in": int64(p.opts.IDTokenLifetime.Seconds()),
 		"id_token": idToken, "scope": g.scope,
