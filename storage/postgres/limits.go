@@ -3,6 +3,7 @@ package postgres
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -23,6 +24,10 @@ const (
 	maxUsername  = 256      // User.Username
 	maxUserField = 1024     // PasswordHash, Email, Name
 	maxKeyBlob   = 16 << 10 // SigningKey.EncryptedPrivateKey
+	maxRecordID  = 2 << 10  // Record.ID (a client's ID may be a URL)
+	maxRecord    = 64 << 10 // Record.Data
+	maxElicitReq = 16 << 10 // Elicitation.Request
+	maxElicitRes = 64 << 10 // Elicitation.Result
 	minYear      = 1        // times outside [minYear, maxYear] are refused
 	maxYear      = 9999
 )
@@ -95,6 +100,21 @@ func (c *check) list(field string, l []string, itemLimit int) []string {
 		return nil
 	}
 	return l
+}
+
+// oneOf checks that v is one of allowed.
+func (c *check) oneOf(field, v string, allowed ...string) {
+	if c.err == nil && !slices.Contains(allowed, v) {
+		c.fail(field, "%q is not one of %q", v, allowed)
+	}
+}
+
+// instant is time for a time that must be set.
+func (c *check) instant(field string, t time.Time) time.Time {
+	if c.err == nil && t.IsZero() {
+		c.fail(field, "required")
+	}
+	return c.time(field, t)
 }
 
 // time checks that t is the zero time or a plausible date (see codec.go for how times are

@@ -16,12 +16,17 @@ import (
 	"github.com/mcp-authz/mcp-authz/storage"
 )
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store        = (*Store)(nil)
+	_ storage.Records      = (*Store)(nil)
+	_ storage.Elicitations = (*Store)(nil)
+)
 
 var (
 	// ErrInvalidInput: a field is missing, over its size limit, or holds what PostgreSQL's text
-	// cannot (invalid UTF-8, NUL). Nothing was written.
-	ErrInvalidInput = errors.New("postgres: invalid input")
+	// cannot (invalid UTF-8, NUL). Nothing was written. It wraps [storage.ErrInvalid], so callers
+	// need not know the backend to test for it.
+	ErrInvalidInput = fmt.Errorf("postgres: invalid input: %w", storage.ErrInvalid)
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("postgres: store closed")
 	// ErrNotMigrated: Options.NoMigrate was set and the database's schema is older than this
@@ -48,9 +53,10 @@ type Options struct {
 	//
 	// Every instance has a pool of its own, so the database sees up to instances × MaxConns
 	// connections, which must stay below its max_connections with room to spare for
-	// administration, migrations and rolling restarts (old and new instances overlap). More
-	// connections than the database has CPU cores buys little: each token request holds a
-	// connection for one round trip and one commit.
+	// administration, migrations and rolling restarts (old and new instances overlap). A quarter
+	// of the pool (at least two connections) commits Apply calls in batches and a quarter (at
+	// least one) sends GetToken lookups in batches, so few connections carry many token
+	// requests; more connections than the database has CPU cores buy little.
 	MaxConns int32
 	// Schema is the PostgreSQL schema that holds mcp-authz's tables; it is created when migrating
 	// if it does not exist. It must be a lower-case SQL identifier (a-z, 0-9, _). Default: the
@@ -99,6 +105,16 @@ type Store struct {
 	schema string // Options.Schema; "" for the search_path's
 	log    *slog.Logger
 
+	// reqs is the queue of Apply requests; the writer goroutines take them (see writer.go).
+	reqs     chan *applyReq
+	nWriters int
+	writers  sync.WaitGroup
+	// lookups is the queue of GetToken lookups; the reader goroutines take them (see reader.go).
+	lookups chan *readReq
+	readers sync.WaitGroup
+
+	// closed is set by Close; mu keeps the queue from being closed while a caller sends on it.
+	mu        sync.RWMutex
 	closed    atomic.Bool
 	closeOnce sync.Once
 }
@@ -147,7 +163,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{pool: pool, schema: opts.Schema, log: log}
+	s := &Store{pool: pool, schema: opts.Schema, log: log, reqs: make(chan *applyReq, maxBatch),
+		lookups: make(chan *readReq, maxBatch)}
 	if opts.NoMigrate {
 		err = s.checkSchema(ctx)
 	} else {
@@ -157,14 +174,43 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	n := writerCount(cfg.MaxConns)
+	s.nWriters = n
+	s.writers.Add(n)
+	for range n {
+		go s.runWriter()
+	}
+	n = readerCount(cfg.MaxConns)
+	s.readers.Add(n)
+	for range n {
+		go s.runReader()
+	}
 	return s, nil
+}
+
+// writerCount is how many writer goroutines commit Apply requests (see writer.go): at least two,
+// so that one batch is being sent while another waits for its commit, and few enough that batches
+// form and that other queries always find a connection.
+func writerCount(maxConns int32) int {
+	return max(2, int(maxConns)/4)
+}
+
+// readerCount is how many reader goroutines send GetToken lookups (see reader.go).
+func readerCount(maxConns int32) int {
+	return max(1, int(maxConns)/4)
 }
 
 // Close waits for the operations under way to finish and closes every connection. Operations
 // started after Close fail with ErrClosed. Close may be called more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.mu.Lock()
 		s.closed.Store(true)
+		close(s.reqs)
+		close(s.lookups)
+		s.mu.Unlock()
+		s.writers.Wait()
+		s.readers.Wait()
 		s.pool.Close()
 	})
 	return nil

@@ -158,7 +158,7 @@ func TestMigrateFromEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "change_refused consents jtis schema_version sessions signing_keys tokens users"
+	want := "change_refused consents elicitations jtis records schema_version sessions signing_keys tokens users"
 	if got := strings.Join(tables, " "); got != want {
 		t.Errorf("tables: %s, want %s", got, want)
 	}
@@ -371,9 +371,31 @@ func TestTwoInstances(t *testing.T) {
 	}
 }
 
+// waitForLockWaits waits until n connections of the application app wait for a lock in the
+// database.
+func waitForLockWaits(t *testing.T, c *pgx.Conn, app string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		err := c.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections waiting on a lock, want %d", waiting, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // TestRaceWaitsInTheDatabase holds a code's row lock in a transaction of the test's own, so that
-// every racer must reach the database and wait there, each on its own connection, and then lets
-// the database pick the outcome: one winner if the holder rolls back, none if it commits.
+// the racers' transactions must reach the database and wait there, and then lets the database
+// pick the outcome: one winner if the holder rolls back, none if it commits.
 func TestRaceWaitsInTheDatabase(t *testing.T) {
 	t.Parallel()
 	dsn := testDSN(t)
@@ -406,24 +428,9 @@ func TestRaceWaitsInTheDatabase(t *testing.T) {
 						storage.CreateToken{Token: storage.Token{Kind: storage.AccessToken, Signature: fmt.Sprint("access-", i), Request: storage.Request{ID: "r"}}})
 				})
 			}
-			// Every racer is in the database, blocked on the holder's row lock.
-			watch := connect(t, dsn)
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				var waiting int
-				err := watch.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-					WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&waiting)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if waiting == racers {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%d of %d racers waiting on the lock", waiting, racers)
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			// Every writer is in the database, blocked on the holder's row lock, with the
+			// racers its batch holds; the other racers wait in the queue.
+			waitForLockWaits(t, connect(t, dsn), app, min(racers, s.nWriters))
 			if holderCommits {
 				err = tx.Commit(ctx)
 			} else {
@@ -450,6 +457,94 @@ func TestRaceWaitsInTheDatabase(t *testing.T) {
 				t.Errorf("%d winners, want %d", winners, want)
 			}
 		})
+	}
+}
+
+// TestBatchKeepsOutcomesApart lines up requests behind busy writers, so that they are committed
+// in batches, half of them failing: each must get its own outcome, as if applied alone.
+func TestBatchKeepsOutcomesApart(t *testing.T) {
+	t.Parallel()
+	dsn := testDSN(t)
+	schema := freshSchema(t, dsn)
+	app := "mcp-authz-" + schema
+	var fallbacks atomic.Int32
+	log := slog.New(countHandler{msg: "postgres: a batch failed, applying its requests one by one", n: &fallbacks})
+	s := openTest(t, withParam(t, dsn, "application_name", app), Options{Schema: schema, Logger: log})
+	ctx := t.Context()
+	tok := func(sig, req string) storage.Token {
+		return storage.Token{Kind: storage.AccessToken, Signature: sig, Active: true, Request: storage.Request{ID: req}}
+	}
+	const n = 20
+	for i := range s.nWriters {
+		if err := s.Apply(ctx, storage.CreateToken{Token: tok(fmt.Sprint("block-", i), "block")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i < n; i += 2 {
+		if err := s.Apply(ctx, storage.CreateToken{Token: tok(fmt.Sprint("t", i), "old")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Occupy every writer: each deletes a token whose row the test holds locked.
+	holder := connect(t, dsn)
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM "+schema+".tokens WHERE request_id = 'block' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	var blocked sync.WaitGroup
+	watch := connect(t, dsn)
+	for i := range s.nWriters {
+		blocked.Go(func() {
+			if err := s.Apply(ctx, storage.DeleteToken{Kind: storage.AccessToken, Signature: fmt.Sprint("block-", i)}); err != nil {
+				t.Errorf("blocked delete: %v", err)
+			}
+		})
+		waitForLockWaits(t, watch, app, i+1)
+	}
+
+	// Queue the requests: even ones succeed, odd ones run into a taken signature.
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.Apply(ctx,
+				storage.CreateToken{Token: tok(fmt.Sprint("side-", i), "new")},
+				storage.CreateToken{Token: tok(fmt.Sprint("t", i), "new")})
+		})
+	}
+	for len(s.reqs) < n {
+		time.Sleep(time.Millisecond)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	blocked.Wait()
+
+	for i, err := range errs {
+		side := fmt.Sprint("side-", i)
+		_, serr := s.GetToken(ctx, storage.AccessToken, side)
+		got, terr := s.GetToken(ctx, storage.AccessToken, fmt.Sprint("t", i))
+		if terr != nil {
+			t.Fatalf("token t%d: %v", i, terr)
+		}
+		if i%2 == 0 {
+			if err != nil || serr != nil || got.Request.ID != "new" {
+				t.Errorf("request %d: %v; side token %v; token of request %s", i, err, serr, got.Request.ID)
+			}
+		} else {
+			if !errors.Is(err, storage.ErrConflict) || !errors.Is(serr, storage.ErrNotFound) || got.Request.ID != "old" {
+				t.Errorf("request %d: %v, want ErrConflict; side token %v, want none; token of request %s, want old", i, err, serr, got.Request.ID)
+			}
+		}
+	}
+	if fallbacks.Load() == 0 {
+		t.Error("no batch failed: the requests were not committed together")
 	}
 }
 
@@ -487,18 +582,7 @@ func TestDeadlockIsRetried(t *testing.T) {
 			storage.DeactivateToken{Kind: storage.AccessToken, Signature: "x"},
 			storage.DeactivateToken{Kind: storage.AccessToken, Signature: "y"})
 	}()
-	for {
-		var waiting int
-		err := other.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&waiting)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if waiting == 1 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitForLockWaits(t, connect(t, dsn), app, 1)
 	// This waits for x until PostgreSQL (after deadlock_timeout, 1s by default) aborts the Apply.
 	if _, err := tx.Exec(ctx, "UPDATE "+schema+".tokens SET active = true WHERE signature = 'x'"); err != nil {
 		t.Fatal(err)
@@ -651,8 +735,8 @@ func TestSizeLimits(t *testing.T) {
 		{"signing key without key", func() error { return s.CreateSigningKey(ctx, storage.SigningKey{ID: "k", Algorithm: "ES256"}) }},
 	}
 	for _, w := range writes {
-		if err := w.do(); !errors.Is(err, ErrInvalidInput) {
-			t.Errorf("%s: got %v, want ErrInvalidInput", w.name, err)
+		if err := w.do(); !errors.Is(err, ErrInvalidInput) || !errors.Is(err, storage.ErrInvalid) {
+			t.Errorf("%s: got %v, want ErrInvalidInput and storage.ErrInvalid", w.name, err)
 		}
 	}
 	// Nothing of it was written.
@@ -696,14 +780,30 @@ func TestSizeLimits(t *testing.T) {
 	}
 }
 
-func TestErrorsDoNotLeakSessionIDs(t *testing.T) {
+// TestErrorsDoNotLeakBearerIDs: session and elicitation IDs are bearer secrets (a cookie, a
+// page's URL) and never appear in an error.
+func TestErrorsDoNotLeakBearerIDs(t *testing.T) {
 	t.Parallel()
 	dsn := testDSN(t)
 	s := openTest(t, dsn, Options{Schema: freshSchema(t, dsn)})
-	const id = "secret-cookie-value"
-	_, err := s.GetSession(t.Context(), id)
-	if err == nil || strings.Contains(err.Error(), id) {
-		t.Fatalf("GetSession error %q", err)
+	ctx := t.Context()
+	const id = "secret-bearer-value"
+	e := storage.Elicitation{ID: id, Resource: "r", Subject: "u", ClientID: "c", Kind: "k",
+		Status: storage.ElicitationPending, ExpiresAt: time.Now().Add(time.Minute)}
+	if err := s.CreateElicitation(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	for name, err := range map[string]error{
+		"GetSession":                 func() error { _, err := s.GetSession(ctx, id); return err }(),
+		"CreateElicitation again":    s.CreateElicitation(ctx, e),
+		"GetElicitation":             func() error { _, err := s.GetElicitation(ctx, id+"x"); return err }(),
+		"CompleteElicitation":        s.CompleteElicitation(ctx, id+"x", storage.ElicitationAccepted, nil, time.Now()),
+		"TakeElicitationResult":      func() error { _, err := s.TakeElicitationResult(ctx, id); return err }(),
+		"TakeElicitationResult none": func() error { _, err := s.TakeElicitationResult(ctx, id+"x"); return err }(),
+	} {
+		if err == nil || strings.Contains(err.Error(), id) {
+			t.Errorf("%s error %q", name, err)
+		}
 	}
 }
 
@@ -806,17 +906,7 @@ func TestCancelledCallerGetsTheOutcome(t *testing.T) {
 	go func() {
 		done <- s.Apply(ctx, storage.DeactivateToken{Kind: storage.AuthorizationCode, Signature: "code"})
 	}()
-	for {
-		var waiting int
-		if err := holder.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
-			WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if waiting == 1 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitForLockWaits(t, connect(t, dsn), app, 1)
 	cancel()
 	time.Sleep(50 * time.Millisecond)
 	if err := tx.Rollback(t.Context()); err != nil {

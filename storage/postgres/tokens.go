@@ -23,11 +23,8 @@ type stmt struct {
 // all.
 //
 // The whole transaction is one pgx batch: BEGIN, a statement per change, COMMIT, sent together
-// and answered together, one round trip. That works because a change that finds nothing to do
-// (a token already used, a jti already seen) does not merely affect no rows: it makes its statement
-// fail (see the change_refused table in migrations/0001_init.sql). The server then skips the rest
-// of the batch, COMMIT included, and the transaction is rolled back. Which statement failed, and
-// the name of the constraint it broke, say which change failed and why.
+// and answered together, one round trip (see runTx). Concurrent calls are committed together,
+// several to a transaction (see writer.go).
 //
 // Several instances agree because the database decides: every conditional change is one UPDATE
 // or INSERT … ON CONFLICT whose WHERE clause PostgreSQL re-checks on the newest row version after
@@ -45,12 +42,42 @@ func (s *Store) Apply(ctx context.Context, changes ...storage.Change) error {
 		}
 		stmts[i] = st
 	}
-	return s.write(ctx, "apply", func(ctx context.Context, c *pgxpool.Conn) error {
-		return applyBatch(ctx, c, stmts)
+	return s.enqueue(ctx, stmts)
+}
+
+// applyOne runs one Apply's statements as a transaction of their own, again if it loses a
+// conflict, and returns the error of the change that failed.
+func (s *Store) applyOne(ctx context.Context, stmts []stmt) error {
+	return s.retry(ctx, "apply", func() error {
+		c, err := s.acquire(ctx, "apply")
+		if err != nil {
+			return err
+		}
+		defer c.Release()
+		failed, err := runTx(ctx, c, stmts)
+		switch {
+		case err == nil:
+			return nil
+		case failed < 0:
+			return fmt.Errorf("postgres: apply: %w", err)
+		}
+		if r := refusal(err); r != nil {
+			return fmt.Errorf("postgres: %s: %w", stmts[failed].what, r)
+		}
+		return fmt.Errorf("postgres: %s: %w", stmts[failed].what, err)
 	})
 }
 
-func applyBatch(ctx context.Context, c *pgxpool.Conn, stmts []stmt) error {
+// runTx runs stmts as one transaction in one round trip: BEGIN, the statements and COMMIT are
+// pipelined in one pgx batch and answered together.
+//
+// That works because a change that finds nothing to do (a token already used, a jti already
+// seen) does not merely affect no rows: it makes its statement fail (see the change_refused table
+// in migrations/0001_init.sql). The server then skips the rest of the batch, COMMIT included, and
+// the transaction is rolled back here. failed is the index of the statement that failed, and err
+// its error, whose constraint name says why; failed is -1 if BEGIN, COMMIT or the connection
+// failed.
+func runTx(ctx context.Context, c *pgxpool.Conn, stmts []stmt) (failed int, err error) {
 	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(stmts)+2)}
 	b.Queue("BEGIN")
 	for _, st := range stmts {
@@ -58,34 +85,31 @@ func applyBatch(ctx context.Context, c *pgxpool.Conn, stmts []stmt) error {
 	}
 	b.Queue("COMMIT")
 	br := c.SendBatch(ctx, b)
-	err := func() error {
+	failed, err = func() (int, error) {
 		if _, err := br.Exec(); err != nil {
-			return fmt.Errorf("postgres: apply: begin: %w", err)
+			return -1, err
 		}
-		for _, st := range stmts {
+		for i := range stmts {
 			if _, err := br.Exec(); err != nil {
-				if r := refusal(err); r != nil {
-					return fmt.Errorf("postgres: %s: %w", st.what, r)
-				}
-				return fmt.Errorf("postgres: %s: %w", st.what, err)
+				return i, err
 			}
 		}
 		if _, err := br.Exec(); err != nil {
-			return fmt.Errorf("postgres: apply: commit: %w", err)
+			return -1, err
 		}
-		return nil
+		return -1, nil
 	}()
 	if cerr := br.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("postgres: apply: %w", cerr)
+		failed, err = -1, cerr
 	}
 	if conn := c.Conn(); !conn.IsClosed() && conn.PgConn().TxStatus() != 'I' {
 		// A statement failed, so the server skipped the COMMIT and the transaction is aborted.
 		// If the rollback fails too, the pool discards the connection when it is released.
 		if _, rerr := conn.Exec(ctx, "ROLLBACK"); rerr != nil && err == nil {
-			err = fmt.Errorf("postgres: apply: rollback: %w", rerr)
+			failed, err = -1, rerr
 		}
 	}
-	return err
+	return failed, err
 }
 
 func compile(ch storage.Change) (stmt, error) {
@@ -308,7 +332,7 @@ func (s *Store) GetToken(ctx context.Context, kind storage.TokenKind, signature 
 	}
 	t := storage.Token{Kind: kind, Signature: signature}
 	r := &t.Request
-	err := s.queryRow(ctx, "get "+string(kind), selectToken, []any{string(kind), signature},
+	err := s.lookup(ctx, "get "+string(kind), selectToken, []any{string(kind), signature},
 		&r.ID, &r.ClientID, &r.Subject, &r.RequestedAt, &r.RequestedScopes, &r.GrantedScopes,
 		&r.RequestedAudience, &r.GrantedAudience, &r.Form, &r.Session, &t.ExpiresAt, &t.Active, &t.RotatedAt)
 	switch {
