@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/gorilla/sessions"
 
@@ -45,6 +46,23 @@ func (s *Service) Decide(w http.ResponseWriter, r *http.Request, req *oauth.Cons
 	}
 	d := oauth.Decision{Subject: user.ID, Username: user.Username, AuthTime: authTime}
 
+	// Someone signed in through an upstream provider may consent to what the enterprise's
+	// policy allows, and no more: the page offers only that, and Decision.Scopes makes the
+	// authorize endpoint grant only that, whatever was consented to before.
+	if up := s.upstreams[value(sess, keyUpstream)]; up != nil {
+		claims := decodePolicyClaims(value(sess, keyUpstreamClaims))
+		d.Scopes = up.allowed(claims, req.Resources)
+		narrowed := narrowRequest(req, d.Scopes)
+		if len(narrowed.Resources) == 0 {
+			if req.HasPrompt("none") {
+				return d, true // the authorize endpoint answers access_denied
+			}
+			s.policyRefused(w, r, up, req, user, up.matchesAny(claims))
+			return oauth.Decision{}, false
+		}
+		req = narrowed
+	}
+
 	if r.Method == http.MethodPost {
 		return s.decideFromForm(w, r, req, sess, user, d)
 	}
@@ -61,6 +79,9 @@ func (s *Service) Decide(w http.ResponseWriter, r *http.Request, req *oauth.Cons
 		return oauth.Decision{Required: "consent_required"}, true
 	}
 	view := s.consentView(req, user, pending)
+	if value(sess, keyUpstream) != "" {
+		view.UserName = displayName(user)
+	}
 	view.CSRFToken = csrfToken(sess)
 	if err := sess.Save(r, w); err != nil {
 		s.serverError(w, r, "consent: save session", err)
@@ -201,4 +222,35 @@ func (s *Service) consentView(req *oauth.ConsentRequest, user *storage.User, p p
 		v.Resources = append(v.Resources, rv)
 	}
 	return v
+}
+
+// policyRefused is the page for a request the policy allows none of.
+func (s *Service) policyRefused(w http.ResponseWriter, r *http.Request, up *upstream, req *oauth.ConsentRequest, user *storage.User, matched bool) {
+	var asked []string
+	for _, res := range req.Resources {
+		asked = append(asked, res.Name)
+	}
+	heading := "Your organization hasn't given you access"
+	message := "No rule of your organization's policy lets your " + up.Name + " account use this server. Ask your administrator for access."
+	if matched {
+		heading = "Your organization doesn't allow this"
+		message = "Your organization's policy doesn't let you give " + req.Client.Name + " the access it asked for to " + strings.Join(asked, ", ") + ". Ask your administrator if you need it."
+	}
+	s.log.InfoContext(r.Context(), "consent: refused by upstream policy", "sub", user.ID, "provider", up.ID, "client_id", req.Client.ID,
+		"scope", req.AllScopes(), "rule_matched", matched)
+	httpx.RenderPage(r.Context(), w, http.StatusForbidden, templates.SignInFailed(templates.SignInFailedView{
+		Page: templates.Page{Title: heading}, Heading: heading, Message: message, Detail: "policy: " + strings.Join(req.AllScopes(), " "),
+	}))
+}
+
+// displayName is how the consent page names someone signed in upstream (their username is a
+// derived subject): the provider's email, else name.
+func displayName(u *storage.User) string {
+	switch {
+	case u.Email != "":
+		return u.Email
+	case u.Name != "":
+		return u.Name
+	}
+	return u.Username
 }

@@ -34,10 +34,19 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ret := s.safeReturn(r.Form.Get("return"))
-	view := templates.LoginView{Page: templates.Page{Title: "Sign in"}, Action: s.basePath + "/login", Return: ret, LocalLogin: true}
+	view := templates.LoginView{Page: templates.Page{Title: "Sign in"}, Action: s.basePath + "/login", Return: ret, LocalLogin: !s.noLocal}
+	for _, up := range s.upstreamOrder {
+		view.Providers = append(view.Providers, templates.ProviderLink{Name: up.Name, URL: s.upstreamURL(up.ID, ret)})
+	}
 
 	if r.Method == http.MethodGet {
 		s.renderLogin(w, r, sess, http.StatusOK, view)
+		return
+	}
+	if s.noLocal {
+		s.log.InfoContext(r.Context(), "login: password sign-in refused: local accounts are off", "addr", clientAddress(r))
+		view.Error = "Sign in with one of the providers below."
+		s.renderLogin(w, r, sess, http.StatusForbidden, view)
 		return
 	}
 

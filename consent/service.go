@@ -3,6 +3,7 @@ package consent
 import (
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -40,8 +41,13 @@ type Options struct {
 	// ReturnPaths are path prefixes (under the issuer's path) other than the authorization
 	// endpoint that the login page may return to, e.g. "/elicitation/".
 	ReturnPaths []string
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// Upstream is sign-in through OpenID Providers (none when it has no providers).
+	Upstream Upstream
+	// NoLocalAccounts hides the username and password form and refuses it (login.local_accounts:
+	// false); only the upstream providers sign people in.
+	NoLocalAccounts bool
+	Logger          *slog.Logger
+	Now             func() time.Time
 }
 
 // Service serves login and consent.
@@ -53,8 +59,13 @@ type Service struct {
 	basePath string
 	limiter  *failureLimiter
 	returns  []string
-	log      *slog.Logger
-	now      func() time.Time
+	// upstreams are the providers by id, and in the order the login page shows them.
+	upstreams     map[string]*upstream
+	upstreamOrder []*upstream
+	records       storage.Records
+	noLocal       bool
+	log           *slog.Logger
+	now           func() time.Time
 	// dummyHash is verified against when a username is unknown, so that the answer takes as
 	// long as for a known user with a wrong password (no account enumeration by timing).
 	dummyHash string
@@ -89,17 +100,43 @@ func New(o Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.NoLocalAccounts && len(o.Upstream.Providers) == 0 {
+		return nil, errors.New("consent: without local accounts, at least one upstream provider is needed")
+	}
+	if len(o.Upstream.Providers) > 0 && (o.Upstream.HTTPClient == nil || o.Upstream.Records == nil) {
+		return nil, errors.New("consent: upstream providers need an HTTP client and a records store")
+	}
+	basePath := strings.TrimSuffix(u.EscapedPath(), "/")
+	upstreams := map[string]*upstream{}
+	var order []*upstream
+	for _, p := range o.Upstream.Providers {
+		if p.ID == "" || upstreams[p.ID] != nil {
+			return nil, fmt.Errorf("consent: upstream provider id %q is empty or repeated", p.ID)
+		}
+		up := &upstream{
+			UpstreamProvider: p,
+			redirectURL:      u.Scheme + "://" + u.Host + basePath + "/login/upstream/" + p.ID + "/callback",
+			client:           o.Upstream.HTTPClient,
+			now:              o.Now,
+		}
+		upstreams[p.ID] = up
+		order = append(order, up)
+	}
 	return &Service{
-		store:     o.Store,
-		sessions:  newSessionStore(o.Store, o.Secret, secure, o.SessionLifetime, o.Now),
-		cookie:    cookieName(secure),
-		origin:    u.Scheme + "://" + u.Host,
-		basePath:  strings.TrimSuffix(u.EscapedPath(), "/"),
-		limiter:   newFailureLimiter(o.MaxFailures, o.FailureWindow, o.Now),
-		returns:   o.ReturnPaths,
-		log:       o.Logger,
-		now:       o.Now,
-		dummyHash: dummy,
+		upstreams:     upstreams,
+		upstreamOrder: order,
+		records:       o.Upstream.Records,
+		noLocal:       o.NoLocalAccounts,
+		store:         o.Store,
+		sessions:      newSessionStore(o.Store, o.Secret, secure, o.SessionLifetime, o.Now),
+		cookie:        cookieName(secure),
+		origin:        u.Scheme + "://" + u.Host,
+		basePath:      basePath,
+		limiter:       newFailureLimiter(o.MaxFailures, o.FailureWindow, o.Now),
+		returns:       o.ReturnPaths,
+		log:           o.Logger,
+		now:           o.Now,
+		dummyHash:     dummy,
 	}, nil
 }
 
@@ -107,6 +144,8 @@ func New(o Options) (*Service, error) {
 func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc(s.basePath+"/login", s.handleLogin)
 	mux.HandleFunc(s.basePath+"/logout", s.handleLogout)
+	mux.HandleFunc("GET "+s.basePath+"/login/upstream/{id}", s.handleUpstreamStart)
+	mux.HandleFunc("GET "+s.basePath+"/login/upstream/{id}/callback", s.handleUpstreamCallback)
 }
 
 // session returns the browser's session (empty when there is none).
@@ -151,6 +190,11 @@ func (s *Service) checkForm(r *http.Request, sess *sessions.Session) error {
 func (s *Service) signedInUser(r *http.Request, sess *sessions.Session) (*storage.User, time.Time, error) {
 	uid := value(sess, keyUserID)
 	if uid == "" {
+		return nil, time.Time{}, nil
+	}
+	// A session whose way of signing in is no longer configured (a provider removed, local
+	// accounts switched off) no longer counts.
+	if p := value(sess, keyUpstream); (p == "" && s.noLocal) || (p != "" && s.upstreams[p] == nil) {
 		return nil, time.Time{}, nil
 	}
 	u, err := s.store.GetUser(r.Context(), uid)

@@ -23,6 +23,12 @@ const (
 	keyUserID   = "uid"
 	keyAuthTime = "auth_time"
 	keyCSRF     = "csrf"
+	// keyUpstream is the id of the provider the user signed in through (none for a local
+	// account), keyUpstreamClaims the claim values its policy reads (JSON), and keyFlows the
+	// sign-ins under way at providers (JSON).
+	keyUpstream       = "upstream"
+	keyUpstreamClaims = "upstream_claims"
+	keyFlows          = "upstream_flows"
 )
 
 // sessionStore is a gorilla/sessions Store whose sessions live in storage; the cookie carries the
