@@ -25,11 +25,7 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := cf.load(stderr)
-	if err != nil {
-		return err
-	}
-	store, err := server.OpenStore(ctx, cfg, false)
+	_, store, err := cf.open(ctx, stderr)
 	if err != nil {
 		return err
 	}
@@ -49,11 +45,7 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	cfg, err := cf.load(stderr)
-	if err != nil {
-		return err
-	}
-	store, err := server.OpenStore(ctx, cfg, false)
+	cfg, store, err := cf.open(ctx, stderr)
 	if err != nil {
 		return err
 	}
@@ -101,11 +93,7 @@ func usersCommand(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	if err != nil {
 		return err
 	}
-	cfg, err := cf.load(stderr)
-	if err != nil {
-		return err
-	}
-	store, err := server.OpenStore(ctx, cfg, false)
+	_, store, err := cf.open(ctx, stderr)
 	if err != nil {
 		return err
 	}

@@ -60,11 +60,7 @@ func clientsCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	cfg, err := cf.load(stderr)
-	if err != nil {
-		return err
-	}
-	store, err := server.OpenStore(ctx, cfg, false)
+	cfg, store, err := cf.open(ctx, stderr)
 	if err != nil {
 		return err
 	}

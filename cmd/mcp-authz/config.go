@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/mcp-authz/mcp-authz/config"
 	"github.com/mcp-authz/mcp-authz/server"
+	"github.com/mcp-authz/mcp-authz/storage"
 )
 
 // configFlags are the flags every command that touches the database shares.
@@ -59,4 +61,18 @@ func (c *configFlags) load(stderr io.Writer) (*config.Config, error) {
 		cfg.Secrets.Key = key
 	}
 	return cfg, nil
+}
+
+// open loads the configuration and opens its database, for the commands that administer it.
+// The caller closes the store.
+func (c *configFlags) open(ctx context.Context, stderr io.Writer) (*config.Config, storage.Store, error) {
+	cfg, err := c.load(stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := server.OpenStore(ctx, cfg, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, store, nil
 }

@@ -47,11 +47,7 @@ func idpsCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	cfg, err := cf.load(stderr)
-	if err != nil {
-		return err
-	}
-	store, err := server.OpenStore(ctx, cfg, false)
+	cfg, store, err := cf.open(ctx, stderr)
 	if err != nil {
 		return err
 	}
