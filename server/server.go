@@ -16,6 +16,7 @@ import (
 	"github.com/mcp-authz/mcp-authz/cimd"
 	"github.com/mcp-authz/mcp-authz/config"
 	"github.com/mcp-authz/mcp-authz/consent"
+	"github.com/mcp-authz/mcp-authz/elicitation"
 	"github.com/mcp-authz/mcp-authz/internal/jwtverify"
 	"github.com/mcp-authz/mcp-authz/internal/safehttp"
 	"github.com/mcp-authz/mcp-authz/keys"
@@ -134,7 +135,9 @@ func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog
 		SessionLifetime: cfg.Login.SessionLifetime.D(),
 		MaxFailures:     cfg.Login.MaxFailures,
 		FailureWindow:   cfg.Login.FailureWindow.D(),
-		Logger:          log.With("component", "consent"),
+		// The elicitation pages need our login first, and the login page then returns there.
+		ReturnPaths: []string{elicitation.ReturnPath},
+		Logger:      log.With("component", "consent"),
 	})
 	if err != nil {
 		return nil, err
@@ -177,9 +180,17 @@ func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog
 		return nil, err
 	}
 
+	elicit, err := newElicitation(cfg, store, provider, browser, km, outbound, log)
+	if err != nil {
+		return nil, err
+	}
+
 	mux := http.NewServeMux()
 	provider.Register(mux)
 	browser.Register(mux)
+	if elicit != nil {
+		elicit.Register(mux)
+	}
 	mux.Handle("GET /static/", http.StripPrefix("/static/", staticFiles()))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")

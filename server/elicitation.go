@@ -1,0 +1,71 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/mcp-authz/mcp-authz/config"
+	"github.com/mcp-authz/mcp-authz/consent"
+	"github.com/mcp-authz/mcp-authz/elicitation"
+	"github.com/mcp-authz/mcp-authz/internal/safehttp"
+	"github.com/mcp-authz/mcp-authz/keys"
+	"github.com/mcp-authz/mcp-authz/oauth"
+	"github.com/mcp-authz/mcp-authz/storage"
+)
+
+// newElicitation builds the URL-mode elicitation API and pages, or nil when the storage backend
+// keeps no elicitations (and no resource asks for them).
+func newElicitation(cfg *config.Config, store storage.Store, provider *oauth.Provider, browser *consent.Service,
+	km *keys.Manager, outbound *safehttp.Client, log *slog.Logger) (*elicitation.Service, error) {
+	es, ok := store.(elicitation.Store)
+	if !ok {
+		for _, r := range cfg.Resources {
+			if len(r.ElicitationClients) > 0 {
+				return nil, errors.New("elicitation: this storage backend does not keep elicitations")
+			}
+		}
+		log.Warn("this storage backend does not keep elicitations: the elicitation API and pages are off")
+		return nil, nil
+	}
+	var resources []elicitation.Resource
+	for _, r := range cfg.Resources {
+		resources = append(resources, elicitation.Resource{
+			URI: r.URI, Name: r.Name, Clients: r.ElicitationClients, Callback: r.ElicitationCallback,
+		})
+	}
+	var providers []elicitation.Provider
+	for _, p := range cfg.Elicitation.Providers {
+		providers = append(providers, elicitation.Provider{
+			ID: p.ID, Name: p.Name, AuthorizationEndpoint: p.AuthorizationEndpoint, TokenEndpoint: p.TokenEndpoint,
+			ClientID: p.ClientID, ClientSecret: p.ClientSecret, AuthMethod: p.TokenEndpointAuthMethod, Scopes: p.Scopes,
+		})
+	}
+	return elicitation.New(elicitation.Options{
+		Issuer:  cfg.Issuer,
+		Secret:  cfg.Secrets.Key,
+		Store:   es,
+		Browser: browser,
+		// An MCP server authenticates as at the token endpoint; only confidential clients are
+		// servers.
+		AuthenticateClient: func(ctx context.Context, r *http.Request, form url.Values) (string, error) {
+			c, err := provider.AuthenticateClient(ctx, r, form)
+			if err != nil {
+				return "", err
+			}
+			if c.IsPublic() {
+				return "", errors.New("a public client cannot use the elicitation API")
+			}
+			return c.ID, nil
+		},
+		Signer:          km,
+		HTTPClient:      outbound.HTTPClient(),
+		Resources:       resources,
+		Providers:       providers,
+		DefaultLifetime: cfg.Elicitation.DefaultLifetime.D(),
+		MaxLifetime:     cfg.Elicitation.MaxLifetime.D(),
+		Logger:          log.With("component", "elicitation"),
+	})
+}
