@@ -79,7 +79,10 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 func usersCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: mcp-authz users add|passwd|list ...")
+		return errors.New("usage: mcp-authz users add|passwd|list|show ...")
+	}
+	if args[0] == "show" {
+		return usersShow(ctx, args[1:], stdout, stderr)
 	}
 	sub := args[0]
 	fs := flag.NewFlagSet("users "+sub, flag.ContinueOnError)
