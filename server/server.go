@@ -128,6 +128,10 @@ func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog
 		clientOpts.Records = records // clients registered with "mcp-authz clients add" or /register
 	}
 	clients := oauth.NewClients(static, resolver, resources, clientOpts)
+	upstream, err := UpstreamLogin(cfg, resources, store, log)
+	if err != nil {
+		return nil, err
+	}
 	browser, err := consent.New(consent.Options{
 		Store:           store,
 		Issuer:          cfg.Issuer,
@@ -136,8 +140,10 @@ func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog
 		MaxFailures:     cfg.Login.MaxFailures,
 		FailureWindow:   cfg.Login.FailureWindow.D(),
 		// The elicitation pages need our login first, and the login page then returns there.
-		ReturnPaths: []string{elicitation.ReturnPath},
-		Logger:      log.With("component", "consent"),
+		ReturnPaths:     []string{elicitation.ReturnPath},
+		Upstream:        upstream,
+		NoLocalAccounts: !cfg.LocalAccountsEnabled(),
+		Logger:          log.With("component", "consent"),
 	})
 	if err != nil {
 		return nil, err
