@@ -106,3 +106,18 @@ func TestUpstreamProviderValidation(t *testing.T) {
 		})
 	}
 }
+
+// The example file's provider documents every key; it loads with the defaults filled in.
+func TestExampleUpstreamProvider(t *testing.T) {
+	c, err := Load("../mcp-authz.example.yaml", env(map[string]string{"MCP_AUTHZ_SECRET": strings.Repeat("x", 32)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.UpstreamProviders) != 1 || !c.LocalAccountsEnabled() {
+		t.Fatalf("upstream providers %+v, local accounts %v", c.UpstreamProviders, c.LocalAccountsEnabled())
+	}
+	p := c.UpstreamProviders[0]
+	if p.ID != "corp" || p.ClientSecret != "" || len(p.Policy) != 3 || p.Claims.Subject != "sub" || p.Policy[2].Claim != "department" {
+		t.Errorf("example provider %+v", p)
+	}
+}
