@@ -27,6 +27,8 @@ type Store interface {
 	Consents
 	Sessions
 	SigningKeys
+	Records
+	Elicitations
 
 	// DeleteExpired removes codes, tokens, sessions and used jtis whose expiry is before now,
 	// and returns how many records it removed.

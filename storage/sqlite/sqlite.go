@@ -21,11 +21,7 @@ import (
 	"github.com/mcp-authz/mcp-authz/storage"
 )
 
-var (
-	_ storage.Store        = (*Store)(nil)
-	_ storage.Records      = (*Store)(nil)
-	_ storage.Elicitations = (*Store)(nil)
-)
+var _ storage.Store = (*Store)(nil)
 
 var (
 	// ErrInvalidInput: a field is missing or over its size limit. Nothing was written. It wraps

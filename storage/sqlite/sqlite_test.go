@@ -30,20 +30,10 @@ func openTest(t testing.TB, path string, opts Options) *Store {
 	return s
 }
 
-func openConformance(t *testing.T) storage.Store {
-	return openTest(t, filepath.Join(t.TempDir(), "mcp-authz.db"), Options{})
-}
-
 func TestConformance(t *testing.T) {
-	storagetest.Run(t, openConformance)
-}
-
-func TestRecords(t *testing.T) {
-	storagetest.RunRecords(t, openConformance)
-}
-
-func TestElicitations(t *testing.T) {
-	storagetest.RunElicitations(t, openConformance)
+	storagetest.Run(t, func(t *testing.T) storage.Store {
+		return openTest(t, filepath.Join(t.TempDir(), "mcp-authz.db"), Options{})
+	})
 }
 
 func BenchmarkStore(b *testing.B) {

@@ -9,21 +9,11 @@ import (
 	"github.com/mcp-authz/mcp-authz/storage"
 )
 
-// RunElicitations runs the conformance tests of [storage.Elicitations]. open is as for [Run]; the
-// stores it returns must implement storage.Elicitations.
+// RunElicitations runs only the conformance tests of [storage.Elicitations], which [Run] runs
+// among the rest. open is as for Run.
 func RunElicitations(t *testing.T, open func(t *testing.T) storage.Store) {
 	t.Helper()
 	runTests(t, elicitationTests(), open)
-}
-
-// asElicitations returns s as Elicitations, failing the test if it is not.
-func asElicitations(t *testing.T, s storage.Store) storage.Elicitations {
-	t.Helper()
-	e, ok := s.(storage.Elicitations)
-	if !ok {
-		t.Fatalf("%T does not implement storage.Elicitations", s)
-	}
-	return e
 }
 
 // elicitation returns a pending elicitation, created now and expiring in ten minutes, with every
@@ -92,10 +82,9 @@ func complete(t *testing.T, es storage.Elicitations, id, status string, result [
 func elicitationTests() []test {
 	return []test{
 		{"CreateElicitation and GetElicitation round-trip every field", func(t *testing.T, s storage.Store) {
-			es := asElicitations(t, s)
 			pending := elicitation("e1")
-			createElicitation(t, es, pending)
-			checkElicitation(t, pending, getElicitation(t, es, "e1"))
+			createElicitation(t, s, pending)
+			checkElicitation(t, pending, getElicitation(t, s, "e1"))
 
 			// Every field set, as an elicitation that has run its course would have them.
 			t0 := fixedTime()
@@ -113,77 +102,72 @@ func elicitationTests() []test {
 				CompletedAt: t0.Add(time.Minute),
 				ResultTaken: true,
 			}
-			createElicitation(t, es, done)
-			checkElicitation(t, done, getElicitation(t, es, "e2"))
-			checkElicitation(t, pending, getElicitation(t, es, "e1"))
+			createElicitation(t, s, done)
+			checkElicitation(t, done, getElicitation(t, s, "e2"))
+			checkElicitation(t, pending, getElicitation(t, s, "e1"))
 		}},
 		{"CreateElicitation of an existing ID is ErrConflict", func(t *testing.T, s storage.Store) {
-			es := asElicitations(t, s)
 			orig := elicitation("e1")
-			createElicitation(t, es, orig)
+			createElicitation(t, s, orig)
 			again := elicitation("e1")
 			again.Subject = "someone-else"
-			wantErr(t, "CreateElicitation again", es.CreateElicitation(t.Context(), again), storage.ErrConflict)
-			checkElicitation(t, orig, getElicitation(t, es, "e1"))
+			wantErr(t, "CreateElicitation again", s.CreateElicitation(t.Context(), again), storage.ErrConflict)
+			checkElicitation(t, orig, getElicitation(t, s, "e1"))
 		}},
 		{"GetElicitation returns expired ones, and ErrNotFound if none", func(t *testing.T, s storage.Store) {
-			es := asElicitations(t, s)
-			wantNoElicitation(t, es, "nope")
+			wantNoElicitation(t, s, "nope")
 			old := elicitation("old")
 			old.CreatedAt, old.ExpiresAt = time.Now().Add(-time.Hour), time.Now().Add(-time.Minute)
-			createElicitation(t, es, old)
-			checkElicitation(t, old, getElicitation(t, es, "old"))
+			createElicitation(t, s, old)
+			checkElicitation(t, old, getElicitation(t, s, "old"))
 		}},
 		{"CompleteElicitation moves a pending one to each final state", func(t *testing.T, s storage.Store) {
-			es := asElicitations(t, s)
 			for i, status := range []string{storage.ElicitationAccepted, storage.ElicitationDeclined, storage.ElicitationCancelled} {
 				id := fmt.Sprintf("e%d", i)
 				e := elicitation(id)
-				createElicitation(t, es, e)
+				createElicitation(t, s, e)
 				at := time.Now()
 				result := []byte(fmt.Sprintf(`{"action":%q}`, status))
-				complete(t, es, id, status, result, at)
+				complete(t, s, id, status, result, at)
 				e.Status, e.Result, e.CompletedAt = status, result, at
-				checkElicitation(t, e, getElicitation(t, es, id))
+				checkElicitation(t, e, getElicitation(t, s, id))
 			}
 			// With no result at all.
 			e := elicitation("bare")
-			createElicitation(t, es, e)
+			createElicitation(t, s, e)
 			at := time.Now()
-			complete(t, es, "bare", storage.ElicitationDeclined, nil, at)
+			complete(t, s, "bare", storage.ElicitationDeclined, nil, at)
 			e.Status, e.CompletedAt = storage.ElicitationDeclined, at
-			checkElicitation(t, e, getElicitation(t, es, "bare"))
+			checkElicitation(t, e, getElicitation(t, s, "bare"))
 		}},
 		{"CompleteElicitation of one no longer pending is ErrInactive", func(t *testing.T, s storage.Store) {
-			es := asElicitations(t, s)
 			e := elicitation("e1")
-			createElicitation(t, es, e)
+			createElicitation(t, s, e)
 			at := time.Now()
-			complete(t, es, "e1", storage.ElicitationAccepted, []byte("first"), at)
+			complete(t, s, "e1", storage.ElicitationAccepted, []byte("first"), at)
 			for _, status := range []string{storage.ElicitationAccepted, storage.ElicitationDeclined, storage.ElicitationCancelled} {
-				err := es.CompleteElicitation(t.Context(), "e1", status, []byte("second"), at.Add(time.Second))
+				err := s.CompleteElicitation(t.Context(), "e1", status, []byte("second"), at.Add(time.Second))
 				wantErr(t, "CompleteElicitation again as "+status, err, storage.ErrInactive)
 			}
 			e.Status, e.Result, e.CompletedAt = storage.ElicitationAccepted, []byte("first"), at
-			checkElicitation(t, e, getElicitation(t, es, "e1"))
+			checkElicitation(t, e, getElicitation(t, s, "e1"))
 		}},
 		{"CompleteElicitation at or after the expiry is ErrInactive", func(t *testing.T, s storage.Store) {
-			es := asElicitations(t, s)
 			// Whole microseconds, which every backend keeps exactly, so that "at the expiry" is
 			// the same instant in the database.
 			exp := time.Now().Add(time.Minute).Truncate(time.Microsecond)
 			for _, id := range []string{"late", "on-time", "just-in-time"} {
 				e := elicitation(id)
 				e.ExpiresAt = exp
-				createElicitation(t, es, e)
+				createElicitation(t, s, e)
 			}
 			wantErr(t, "CompleteElicitation after the expiry",
-				es.CompleteElicitation(t.Context(), "late", storage.ElicitationAccepted, nil, exp.Add(time.Second)), storage.ErrInactive)
+				s.CompleteElicitation(t.Context(), "late", storage.ElicitationAccepted, nil, exp.Add(time.Second)), storage.ErrInactive)
 			wantErr(t, "CompleteElicitation at the expiry",
-				es.CompleteElicitation(t.Context(), "on-time", storage.ElicitationAccepted, nil, exp), storage.ErrInactive)
-			complete(t, es, "just-in-time", storage.ElicitationAccepted, nil, exp.Add(-time.Microsecond))
+				s.CompleteElicitation(t.Context(), "on-time", storage.ElicitationAccepted, nil, exp), storage.ErrInactive)
+			complete(t, s, "just-in-time", storage.ElicitationAccepted, nil, exp.Add(-time.Microsecond))
 			for _, id := range []string{"late", "on-time"} {
-				if got := getElicitation(t, es, id); got.Status != storage.ElicitationPending || !got.CompletedAt.IsZero() {
+				if got := getElicitation(t, s, id); got.Status != storage.ElicitationPending || !got.CompletedAt.IsZero() {
 					t.Errorf("%s after a refused completion: status %q, completed at %v", id, got.Status, got.CompletedAt)
 				}
 			}
@@ -191,104 +175,97 @@ func elicitationTests() []test {
 			// the wall clock completes with an earlier at.
 			old := elicitation("old")
 			old.CreatedAt, old.ExpiresAt = time.Now().Add(-time.Hour), time.Now().Add(-time.Minute)
-			createElicitation(t, es, old)
-			complete(t, es, "old", storage.ElicitationCancelled, nil, time.Now().Add(-2*time.Minute))
+			createElicitation(t, s, old)
+			complete(t, s, "old", storage.ElicitationCancelled, nil, time.Now().Add(-2*time.Minute))
 		}},
 		{"CompleteElicitation of none is ErrNotFound", func(t *testing.T, s storage.Store) {
-			es := asElicitations(t, s)
-			err := es.CompleteElicitation(t.Context(), "nope", storage.ElicitationAccepted, []byte("x"), time.Now())
+			err := s.CompleteElicitation(t.Context(), "nope", storage.ElicitationAccepted, []byte("x"), time.Now())
 			wantErr(t, "CompleteElicitation", err, storage.ErrNotFound)
-			wantNoElicitation(t, es, "nope")
+			wantNoElicitation(t, s, "nope")
 		}},
 		{"CompleteElicitation to a state that is not final is ErrInvalid", func(t *testing.T, s storage.Store) {
-			es := asElicitations(t, s)
 			e := elicitation("e1")
-			createElicitation(t, es, e)
+			createElicitation(t, s, e)
 			for _, status := range []string{storage.ElicitationPending, "", "done"} {
-				err := es.CompleteElicitation(t.Context(), "e1", status, nil, time.Now())
+				err := s.CompleteElicitation(t.Context(), "e1", status, nil, time.Now())
 				wantErr(t, fmt.Sprintf("CompleteElicitation as %q", status), err, storage.ErrInvalid)
 			}
-			checkElicitation(t, e, getElicitation(t, es, "e1"))
+			checkElicitation(t, e, getElicitation(t, s, "e1"))
 		}},
 		{"TakeElicitationResult hands the result out once and erases it", func(t *testing.T, s storage.Store) {
-			es := asElicitations(t, s)
 			e := elicitation("e1")
-			createElicitation(t, es, e)
+			createElicitation(t, s, e)
 			at := time.Now()
 			result := []byte(`{"access_token":"secret"}`)
-			complete(t, es, "e1", storage.ElicitationAccepted, result, at)
+			complete(t, s, "e1", storage.ElicitationAccepted, result, at)
 
-			got, err := es.TakeElicitationResult(t.Context(), "e1")
+			got, err := s.TakeElicitationResult(t.Context(), "e1")
 			wantErr(t, "TakeElicitationResult", err, nil)
 			e.Status, e.Result, e.CompletedAt, e.ResultTaken = storage.ElicitationAccepted, result, at, true
 			checkElicitation(t, e, got)
 
-			_, err = es.TakeElicitationResult(t.Context(), "e1")
+			_, err = s.TakeElicitationResult(t.Context(), "e1")
 			wantErr(t, "TakeElicitationResult again", err, storage.ErrInactive)
 			// The elicitation stays, its result does not.
 			e.Result = nil
-			checkElicitation(t, e, getElicitation(t, es, "e1"))
+			checkElicitation(t, e, getElicitation(t, s, "e1"))
 		}},
 		{"TakeElicitationResult of a declined or cancelled one", func(t *testing.T, s storage.Store) {
-			es := asElicitations(t, s)
 			for _, status := range []string{storage.ElicitationDeclined, storage.ElicitationCancelled} {
 				e := elicitation(status)
-				createElicitation(t, es, e)
+				createElicitation(t, s, e)
 				at := time.Now()
-				complete(t, es, status, status, nil, at)
-				got, err := es.TakeElicitationResult(t.Context(), status)
+				complete(t, s, status, status, nil, at)
+				got, err := s.TakeElicitationResult(t.Context(), status)
 				wantErr(t, "TakeElicitationResult of "+status, err, nil)
 				e.Status, e.CompletedAt, e.ResultTaken = status, at, true
 				checkElicitation(t, e, got)
-				_, err = es.TakeElicitationResult(t.Context(), status)
+				_, err = s.TakeElicitationResult(t.Context(), status)
 				wantErr(t, "TakeElicitationResult of "+status+" again", err, storage.ErrInactive)
 			}
 		}},
 		{"TakeElicitationResult of a pending one is ErrInactive, of none ErrNotFound", func(t *testing.T, s storage.Store) {
-			es := asElicitations(t, s)
 			e := elicitation("e1")
-			createElicitation(t, es, e)
-			_, err := es.TakeElicitationResult(t.Context(), "e1")
+			createElicitation(t, s, e)
+			_, err := s.TakeElicitationResult(t.Context(), "e1")
 			wantErr(t, "TakeElicitationResult of a pending one", err, storage.ErrInactive)
-			checkElicitation(t, e, getElicitation(t, es, "e1"))
+			checkElicitation(t, e, getElicitation(t, s, "e1"))
 			// It can still complete, and then be taken.
-			complete(t, es, "e1", storage.ElicitationAccepted, []byte("r"), time.Now())
-			if got, err := es.TakeElicitationResult(t.Context(), "e1"); err != nil || string(got.Result) != "r" {
+			complete(t, s, "e1", storage.ElicitationAccepted, []byte("r"), time.Now())
+			if got, err := s.TakeElicitationResult(t.Context(), "e1"); err != nil || string(got.Result) != "r" {
 				t.Fatalf("TakeElicitationResult after completion = %v, %v", got, err)
 			}
 
 			expired := elicitation("expired")
 			expired.CreatedAt, expired.ExpiresAt = time.Now().Add(-time.Hour), time.Now().Add(-time.Minute)
-			createElicitation(t, es, expired)
-			_, err = es.TakeElicitationResult(t.Context(), "expired")
+			createElicitation(t, s, expired)
+			_, err = s.TakeElicitationResult(t.Context(), "expired")
 			wantErr(t, "TakeElicitationResult of an expired pending one", err, storage.ErrInactive)
 
-			_, err = es.TakeElicitationResult(t.Context(), "nope")
+			_, err = s.TakeElicitationResult(t.Context(), "nope")
 			wantErr(t, "TakeElicitationResult of none", err, storage.ErrNotFound)
 		}},
 		{"TakeElicitationResult after the expiry of a completed one", func(t *testing.T, s storage.Store) {
 			// The MCP server polls for the result after the user finished the page, possibly
 			// after the elicitation's expiry.
-			es := asElicitations(t, s)
 			e := elicitation("e1")
 			e.CreatedAt, e.ExpiresAt = time.Now().Add(-time.Hour), time.Now().Add(-time.Minute)
-			createElicitation(t, es, e)
+			createElicitation(t, s, e)
 			at := time.Now().Add(-2 * time.Minute)
-			complete(t, es, "e1", storage.ElicitationAccepted, []byte("r"), at)
-			got, err := es.TakeElicitationResult(t.Context(), "e1")
+			complete(t, s, "e1", storage.ElicitationAccepted, []byte("r"), at)
+			got, err := s.TakeElicitationResult(t.Context(), "e1")
 			wantErr(t, "TakeElicitationResult", err, nil)
 			e.Status, e.Result, e.CompletedAt, e.ResultTaken = storage.ElicitationAccepted, []byte("r"), at, true
 			checkElicitation(t, e, got)
 		}},
 		{"DeleteExpired removes elicitations a day after their expiry", func(t *testing.T, s storage.Store) {
-			es := asElicitations(t, s)
 			now := time.Now()
 			mk := func(id string, exp time.Time, status string) {
 				e := elicitation(id)
 				e.CreatedAt, e.ExpiresAt = exp.Add(-10*time.Minute), exp
-				createElicitation(t, es, e)
+				createElicitation(t, s, e)
 				if status != storage.ElicitationPending {
-					complete(t, es, id, status, []byte("r"), exp.Add(-time.Minute))
+					complete(t, s, id, status, []byte("r"), exp.Add(-time.Minute))
 				}
 			}
 			mk("old-pending", now.Add(-elicitationRetained-time.Hour), storage.ElicitationPending)
@@ -302,10 +279,10 @@ func elicitationTests() []test {
 			if n != 2 {
 				t.Errorf("DeleteExpired = %d, want 2", n)
 			}
-			wantNoElicitation(t, es, "old-pending")
-			wantNoElicitation(t, es, "old-accepted")
+			wantNoElicitation(t, s, "old-pending")
+			wantNoElicitation(t, s, "old-accepted")
 			for _, id := range []string{"recent-accepted", "recent-pending", "live"} {
-				getElicitation(t, es, id)
+				getElicitation(t, s, id)
 			}
 			// A day and a bit later, every one of them is gone.
 			n, err = s.DeleteExpired(t.Context(), now.Add(elicitationRetained+2*time.Hour))
@@ -315,14 +292,13 @@ func elicitationTests() []test {
 			}
 		}},
 		{"elicitations over the size limits are ErrInvalid and not written", func(t *testing.T, s storage.Store) {
-			es := asElicitations(t, s)
 			ok := elicitation("ok")
 			ok.Request = bytes.Repeat([]byte("q"), maxElicitationReq)
-			createElicitation(t, es, ok)
-			checkElicitation(t, ok, getElicitation(t, es, "ok"))
+			createElicitation(t, s, ok)
+			checkElicitation(t, ok, getElicitation(t, s, "ok"))
 			big := bytes.Repeat([]byte("r"), maxElicitationRes)
-			complete(t, es, "ok", storage.ElicitationAccepted, big, time.Now())
-			if got, err := es.TakeElicitationResult(t.Context(), "ok"); err != nil || !bytes.Equal(got.Result, big) {
+			complete(t, s, "ok", storage.ElicitationAccepted, big, time.Now())
+			if got, err := s.TakeElicitationResult(t.Context(), "ok"); err != nil || !bytes.Equal(got.Result, big) {
 				t.Fatalf("TakeElicitationResult of a result at the limit: %v", err)
 			}
 
@@ -336,38 +312,36 @@ func elicitationTests() []test {
 			noExpiry := elicitation("no-expiry")
 			noExpiry.ExpiresAt = time.Time{}
 			for _, e := range []storage.Elicitation{bigReq, bigRes, noID, noStatus, noExpiry} {
-				wantErr(t, fmt.Sprintf("CreateElicitation(%q)", e.ID), es.CreateElicitation(t.Context(), e), storage.ErrInvalid)
+				wantErr(t, fmt.Sprintf("CreateElicitation(%q)", e.ID), s.CreateElicitation(t.Context(), e), storage.ErrInvalid)
 				if e.ID != "" {
-					wantNoElicitation(t, es, e.ID)
+					wantNoElicitation(t, s, e.ID)
 				}
 			}
 
 			e := elicitation("e1")
-			createElicitation(t, es, e)
-			err := es.CompleteElicitation(t.Context(), "e1", storage.ElicitationAccepted, bytes.Repeat([]byte("r"), maxElicitationRes+1), time.Now())
+			createElicitation(t, s, e)
+			err := s.CompleteElicitation(t.Context(), "e1", storage.ElicitationAccepted, bytes.Repeat([]byte("r"), maxElicitationRes+1), time.Now())
 			wantErr(t, "CompleteElicitation with a result over the limit", err, storage.ErrInvalid)
-			checkElicitation(t, e, getElicitation(t, es, "e1"))
+			checkElicitation(t, e, getElicitation(t, s, "e1"))
 		}},
 		{"CompleteElicitation: exactly one of many wins", func(t *testing.T, s storage.Store) {
-			es := asElicitations(t, s)
-			createElicitation(t, es, elicitation("e1"))
+			createElicitation(t, s, elicitation("e1"))
 			result := func(i int) []byte { return []byte(fmt.Sprintf(`{"racer":%d}`, i)) }
 			errs := race(racers, func(i int) error {
-				return es.CompleteElicitation(t.Context(), "e1", storage.ElicitationAccepted, result(i), time.Now())
+				return s.CompleteElicitation(t.Context(), "e1", storage.ElicitationAccepted, result(i), time.Now())
 			})
 			w := wantOneWinner(t, errs, storage.ErrInactive)
-			if got := getElicitation(t, es, "e1"); !bytes.Equal(got.Result, result(w)) {
+			if got := getElicitation(t, s, "e1"); !bytes.Equal(got.Result, result(w)) {
 				t.Errorf("stored result %s, but racer %d won", got.Result, w)
 			}
 		}},
 		{"TakeElicitationResult: exactly one of many gets it", func(t *testing.T, s storage.Store) {
-			es := asElicitations(t, s)
-			createElicitation(t, es, elicitation("e1"))
-			complete(t, es, "e1", storage.ElicitationAccepted, []byte("the result"), time.Now())
+			createElicitation(t, s, elicitation("e1"))
+			complete(t, s, "e1", storage.ElicitationAccepted, []byte("the result"), time.Now())
 			got := make([]*storage.Elicitation, racers)
 			errs := race(racers, func(i int) error {
 				var err error
-				got[i], err = es.TakeElicitationResult(t.Context(), "e1")
+				got[i], err = s.TakeElicitationResult(t.Context(), "e1")
 				return err
 			})
 			w := wantOneWinner(t, errs, storage.ErrInactive)

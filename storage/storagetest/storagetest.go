@@ -13,49 +13,29 @@ import (
 )
 
 // Run runs the conformance suite. open must return a new, empty store each time it is called and
-// arrange for it to be closed when t ends. The Records and Elicitations tests run (see
-// [RunRecords] and [RunElicitations]) if the store implements those interfaces, and are skipped
-// if it does not.
+// arrange for it to be closed when t ends.
 func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 	t.Helper()
 	groups := []struct {
 		name  string
 		tests []test
-		// implements reports whether the store has the group's interface; nil for storage.Store.
-		implements func(storage.Store) bool
 	}{
-		{"Tokens", tokenTests(), nil},
-		{"Apply", applyTests(), nil},
-		{"Users", userTests(), nil},
-		{"Consents", consentTests(), nil},
-		{"Sessions", sessionTests(), nil},
-		{"SigningKeys", signingKeyTests(), nil},
-		{"DeleteExpired", expiryTests(), nil},
-		{"Concurrency", concurrencyTests(), nil},
-		{"Records", recordTests(), is[storage.Records]},
-		{"Elicitations", elicitationTests(), is[storage.Elicitations]},
+		{"Tokens", tokenTests()},
+		{"Apply", applyTests()},
+		{"Users", userTests()},
+		{"Consents", consentTests()},
+		{"Sessions", sessionTests()},
+		{"SigningKeys", signingKeyTests()},
+		{"DeleteExpired", expiryTests()},
+		{"Concurrency", concurrencyTests()},
+		{"Records", recordTests()},
+		{"Elicitations", elicitationTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
-			openGroup := open
-			if g.implements != nil {
-				openGroup = func(t *testing.T) storage.Store {
-					s := open(t)
-					if !g.implements(s) {
-						t.Skipf("%T does not implement storage.%s", s, g.name)
-					}
-					return s
-				}
-			}
-			runTests(t, g.tests, openGroup)
+			runTests(t, g.tests, open)
 		})
 	}
-}
-
-// is reports whether s implements I.
-func is[I any](s storage.Store) bool {
-	_, ok := s.(I)
-	return ok
 }
 
 // runTests runs each test on a store of its own.
