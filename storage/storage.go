@@ -31,7 +31,8 @@ type Store interface {
 	Elicitations
 
 	// DeleteExpired removes codes, tokens, sessions and used jtis whose expiry is before now,
-	// and returns how many records it removed.
+	// and elicitations more than a day past their expiry (so that a server polling for an
+	// outcome still finds it), and returns how many it removed. Records never expire.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	// Close releases the database. Pending writes are finished first.
 	Close() error
