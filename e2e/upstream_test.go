@@ -189,8 +189,7 @@ func TestUpstreamLoginMCPFlow(t *testing.T) {
 	if err != nil || u.Email != "ada@corp.example" || u.Name != "Ada" || u.PasswordHash != "" {
 		t.Fatalf("user %+v %v", u, err)
 	}
-	records := f.ts.store.(storage.Records)
-	ids, err := consent.UserIdentities(ctx, records, u.ID)
+	ids, err := consent.UserIdentities(ctx, f.ts.store, u.ID)
 	if err != nil || len(ids) != 1 || ids[0].Issuer != f.idp.Issuer() || ids[0].Subject != "ada" || ids[0].Provider != "corp" {
 		t.Errorf("identities %+v %v", ids, err)
 	}

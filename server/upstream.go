@@ -2,7 +2,6 @@ package server
 
 import (
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -59,11 +58,7 @@ func UpstreamLogin(cfg *config.Config, resources *oauth.Resources, store storage
 		up.Providers = append(up.Providers, cp)
 		log.Info("offering sign-in through an upstream provider", "provider", p.ID, "issuer", p.Issuer, "rules", len(p.Policy))
 	}
-	records, ok := store.(storage.Records)
-	if !ok {
-		return consent.Upstream{}, errors.New("upstream_providers: this storage backend does not keep identity links")
-	}
-	up.Records = records
+	up.Records = store // identity links are storage.KindIdentity records
 	client, err := upstreamOutbound(cfg, log)
 	if err != nil {
 		return consent.Upstream{}, err

@@ -58,11 +58,7 @@ func usersShow(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 
-	records, ok := store.(storage.Records)
-	if !ok {
-		return nil
-	}
-	ids, err := consent.UserIdentities(ctx, records, u.ID)
+	ids, err := consent.UserIdentities(ctx, store, u.ID)
 	if err != nil {
 		return err
 	}

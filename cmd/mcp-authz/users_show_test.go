@@ -32,7 +32,7 @@ func TestUsersShowIdentities(t *testing.T) {
 		t.Fatal(err)
 	}
 	data, _ := json.Marshal(consent.Identity{Issuer: "https://idp.corp.example", Subject: "00u-ada", UserID: "e_ada", Email: "ada@corp.example", Provider: "corp", CreatedAt: now, LastSignIn: now})
-	if err := store.(storage.Records).CreateRecord(ctx, storage.Record{Kind: storage.KindIdentity, ID: consent.IdentityID("https://idp.corp.example", "00u-ada"), Data: data, CreatedAt: now, UpdatedAt: now}); err != nil {
+	if err := store.CreateRecord(ctx, storage.Record{Kind: storage.KindIdentity, ID: consent.IdentityID("https://idp.corp.example", "00u-ada"), Data: data, CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 	store.Close()
