@@ -3,18 +3,34 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"golang.org/x/oauth2"
 
 	"github.com/mcp-authz/mcp-authz/config"
 	"github.com/mcp-authz/mcp-authz/consent"
+	"github.com/mcp-authz/mcp-authz/examples/mcp-server/mcpserver"
 	"github.com/mcp-authz/mcp-authz/storage"
 )
 
@@ -571,5 +587,491 @@ func TestElicitationAPIRefusals(t *testing.T) {
 	}
 	if st, m := ts.api(t, http.MethodPost, "/elicitations", "", "", body); st != http.StatusUnauthorized {
 		t.Errorf("replayed assertion: %d %v", st, m)
+	}
+}
+
+// thirdParty is a third-party OAuth 2 provider for the connect kind: authorization code with
+// PKCE (S256) that approves at once, refresh tokens that rotate, and a user-info API.
+type thirdParty struct {
+	t   *testing.T
+	srv *httptest.Server
+
+	mu        sync.Mutex
+	deny      bool          // answer the next authorization with access_denied
+	lifetime  time.Duration // of access tokens
+	codes     map[string]thirdPartyCode
+	access    map[string]time.Time // access token → expiry
+	refresh   map[string]bool      // refresh tokens that are valid
+	grants    []string             // grant_type of each token request
+	apiCalls  int
+	revokeAll bool // refuse every refresh token (the user revoked us at the provider)
+}
+
+type thirdPartyCode struct{ challenge, redirect string }
+
+const (
+	thirdPartyClient = "mcp-authz-at-example"
+	thirdPartySecret = "third-party-client-secret-0123456789"
+)
+
+func newThirdParty(t *testing.T) *thirdParty {
+	p := &thirdParty{t: t, lifetime: time.Hour, codes: map[string]thirdPartyCode{}, access: map[string]time.Time{}, refresh: map[string]bool{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /authorize", p.authorize)
+	mux.HandleFunc("POST /token", p.token)
+	mux.HandleFunc("GET /user", p.user)
+	p.srv = httptest.NewTLSServer(mux)
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+func (p *thirdParty) authorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("client_id") != thirdPartyClient || q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" ||
+		len(q.Get("code_challenge")) != 43 || q.Get("state") == "" || !strings.HasSuffix(q.Get("redirect_uri"), "/elicitation/callback") {
+		http.Error(w, "bad authorization request: "+r.URL.RawQuery, http.StatusBadRequest)
+		return
+	}
+	back, _ := url.Parse(q.Get("redirect_uri"))
+	v := url.Values{"state": {q.Get("state")}}
+	p.mu.Lock()
+	if p.deny {
+		v.Set("error", "access_denied")
+		p.deny = false
+	} else {
+		code := rand.Text()
+		p.codes[code] = thirdPartyCode{challenge: q.Get("code_challenge"), redirect: q.Get("redirect_uri")}
+		v.Set("code", code)
+	}
+	p.mu.Unlock()
+	back.RawQuery = v.Encode()
+	http.Redirect(w, r, back.String(), http.StatusFound)
+}
+
+func (p *thirdParty) token(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	id, secret, ok := r.BasicAuth()
+	fail := func(status int, code string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": code})
+	}
+	if !ok || id != thirdPartyClient || secret != thirdPartySecret {
+		fail(http.StatusUnauthorized, "invalid_client")
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.grants = append(p.grants, r.PostForm.Get("grant_type"))
+	switch r.PostForm.Get("grant_type") {
+	case "authorization_code":
+		c, ok := p.codes[r.PostForm.Get("code")]
+		delete(p.codes, r.PostForm.Get("code"))
+		sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
+		if !ok || c.redirect != r.PostForm.Get("redirect_uri") || base64URL.EncodeToString(sum[:]) != c.challenge {
+			fail(http.StatusBadRequest, "invalid_grant")
+			return
+		}
+	case "refresh_token":
+		rt := r.PostForm.Get("refresh_token")
+		if !p.refresh[rt] || p.revokeAll {
+			fail(http.StatusBadRequest, "invalid_grant")
+			return
+		}
+		delete(p.refresh, rt) // rotation
+	default:
+		fail(http.StatusBadRequest, "unsupported_grant_type")
+		return
+	}
+	at, rt := "at-"+rand.Text(), "rt-"+rand.Text()
+	p.access[at] = time.Now().Add(p.lifetime)
+	p.refresh[rt] = true
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"access_token": at, "token_type": "Bearer", "refresh_token": rt, "expires_in": int(p.lifetime.Seconds()), "scope": "profile",
+	})
+}
+
+func (p *thirdParty) user(w http.ResponseWriter, r *http.Request) {
+	at := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	p.mu.Lock()
+	exp, ok := p.access[at]
+	p.apiCalls++
+	p.mu.Unlock()
+	if !ok || time.Now().After(exp) {
+		http.Error(w, "invalid token", http.StatusUnauthorized)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"login":"alice-at-example","id":42}`))
+}
+
+func (p *thirdParty) grantTypes() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.grants)
+}
+
+func (p *thirdParty) set(f func(*thirdParty)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f(p)
+}
+
+// trust makes the authorization server's outbound client accept the local TLS hosts (every
+// httptest TLS server has the same certificate).
+func trustTLS(t *testing.T, srv *httptest.Server, more ...*httptest.Server) func(*config.Config) {
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return func(c *config.Config) {
+		c.Outbound.TestHosts = append(c.Outbound.TestHosts, srv.Listener.Addr().String())
+		for _, s := range more {
+			c.Outbound.TestHosts = append(c.Outbound.TestHosts, s.Listener.Addr().String())
+		}
+		c.Outbound.TestCAFile = ca
+	}
+}
+
+// withProvider configures the third party as provider "example".
+func (p *thirdParty) configure(c *config.Config) {
+	c.Elicitation.Providers = append(c.Elicitation.Providers, config.ConnectProvider{
+		ID: "example", Name: "Example Cloud",
+		AuthorizationEndpoint: p.srv.URL + "/authorize", TokenEndpoint: p.srv.URL + "/token",
+		ClientID: thirdPartyClient, ClientSecret: thirdPartySecret, Scopes: []string{"profile"},
+	})
+}
+
+// connect answers a connect page in b: Continue, the provider (which approves at once), and
+// back to our callback. It returns the last page.
+func (b *browser) connect(pageURL string) (*http.Response, string) {
+	b.t.Helper()
+	resp, body := b.answer(pageURL, "connect", nil)
+	for i := 0; i < 3 && (resp.StatusCode == http.StatusSeeOther || resp.StatusCode == http.StatusFound); i++ {
+		loc, err := resp.Location()
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		resp, body = b.get(loc.String())
+	}
+	return resp, body
+}
+
+func TestElicitationConnectKind(t *testing.T) {
+	prov := newThirdParty(t)
+	ts := startElicitation(t, func(c *config.Config) {
+		trustTLS(t, prov.srv)(c)
+		prov.configure(c)
+	})
+	b := newBrowser(t)
+	b.client.Transport = prov.srv.Client().Transport // the browser trusts the provider's certificate
+	tok := userToken(t, ts, b, resourceURI)
+	tokenFor := func(client, secret, accessToken string) (int, map[string]any) {
+		return ts.api(t, http.MethodPost, "/elicitations/connections/token", client, secret, map[string]any{"access_token": accessToken, "provider": "example"})
+	}
+	if st, m := tokenFor(confClient, confSecret, tok); st != http.StatusNotFound || m["error"] != "not_connected" {
+		t.Fatalf("before connecting: %d %v", st, m)
+	}
+
+	id, pageURL := ts.create(t, tok, "connect", "Connect your Example Cloud account to read your profile.", map[string]any{"provider": "example"})
+	resp, body := b.get(pageURL)
+	if !strings.Contains(body, "Connect your Example Cloud account") || !strings.Contains(body, prov.srv.Listener.Addr().String()) {
+		t.Fatalf("connect page: %d %.400s", resp.StatusCode, body)
+	}
+	// Continue answers with a redirect to the provider: the page's form-action must allow it.
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' "+prov.srv.URL) {
+		t.Errorf("CSP %q does not let the form end at the provider", csp)
+	}
+	checkPageHeaders(t, resp)
+
+	resp, body = b.connect(pageURL)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Account connected") {
+		t.Fatalf("after the provider: %d %.300s", resp.StatusCode, body)
+	}
+	m := ts.read(t, id)
+	if res, _ := m["result"].(map[string]any); m["status"] != "accepted" || res["provider"] != "example" {
+		t.Fatalf("outcome: %v", m)
+	}
+	// The tokens are stored encrypted, and bound to (resource, user, provider).
+	recs, err := ts.store.(storage.Records).ListRecords(context.Background(), storage.KindConnection)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("connection records: %d, %v", len(recs), err)
+	}
+	if bytes.Contains(recs[0].Data, []byte("at-")) || bytes.Contains(recs[0].Data, []byte("rt-")) {
+		t.Errorf("the connection record holds tokens in the clear: %s", recs[0].Data)
+	}
+	st, got := tokenFor(confClient, confSecret, tok)
+	at, _ := got["access_token"].(string)
+	if st != http.StatusOK || !strings.HasPrefix(at, "at-") || got["refresh_token"] != nil || got["token_type"] != "Bearer" {
+		t.Fatalf("connection token: %d %v", st, got)
+	}
+	// Another resource's server, with the user's token for its own resource, gets nothing.
+	tok2 := userToken(t, ts, b, resource2URI)
+	if st, m := tokenFor(filesServer, filesServerSecret, tok2); st != http.StatusNotFound {
+		t.Errorf("files server: %d %v", st, m)
+	}
+	if st, m := tokenFor(filesServer, filesServerSecret, tok); st != http.StatusForbidden {
+		t.Errorf("files server with a token for another resource: %d %v", st, m)
+	}
+	// The callback cannot be replayed: the flow cookie is gone and the elicitation answered.
+	if g := prov.grantTypes(); !slices.Equal(g, []string{"authorization_code"}) {
+		t.Errorf("provider grants %v", g)
+	}
+
+	// Refresh: tokens that expire within the skew are refreshed on the next request, the
+	// refresh token rotating at the provider.
+	prov.set(func(p *thirdParty) { p.lifetime = 10 * time.Second })
+	id2, page2 := ts.create(t, tok, "connect", "Reconnect", map[string]any{"provider": "example"})
+	if resp, _ := b.connect(page2); resp.StatusCode != http.StatusOK {
+		t.Fatalf("reconnect: %d", resp.StatusCode)
+	}
+	_ = id2
+	_, first := tokenFor(confClient, confSecret, tok)
+	_, second := tokenFor(confClient, confSecret, tok)
+	if first["access_token"] == second["access_token"] || first["access_token"] == at {
+		t.Errorf("expired tokens were not refreshed: %v %v", first["access_token"], second["access_token"])
+	}
+	if g := prov.grantTypes(); !slices.Equal(g, []string{"authorization_code", "authorization_code", "refresh_token", "refresh_token"}) {
+		t.Errorf("provider grants %v", g)
+	}
+	// A refused refresh (the user revoked us at the provider) ends the connection.
+	prov.set(func(p *thirdParty) { p.revokeAll = true })
+	if st, m := tokenFor(confClient, confSecret, tok); st != http.StatusNotFound || m["error"] != "not_connected" {
+		t.Errorf("after revocation at the provider: %d %v", st, m)
+	}
+	if recs, _ := ts.store.(storage.Records).ListRecords(context.Background(), storage.KindConnection); len(recs) != 0 {
+		t.Errorf("the ended connection is still stored")
+	}
+
+	// Declining at the provider declines the elicitation.
+	prov.set(func(p *thirdParty) { p.deny, p.revokeAll = true, false })
+	id3, page3 := ts.create(t, tok, "connect", "Connect", map[string]any{"provider": "example"})
+	if resp, body := b.connect(page3); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Declined") {
+		t.Errorf("denied at the provider: %d %.200s", resp.StatusCode, body)
+	}
+	if m := ts.read(t, id3); m["status"] != "declined" {
+		t.Errorf("denied at the provider: %v", m)
+	}
+
+	// A callback without the flow cookie (another browser, a replay) is refused.
+	other := newBrowser(t)
+	other.signIn(ts, alice, alicePass)
+	if resp, _ := other.get(ts.issuer + "/elicitation/callback?code=x&state=y"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("callback without the flow: %d", resp.StatusCode)
+	}
+}
+
+// The MCP flow with the official Go SDK as the client: the example server's tools need the
+// user's input, answer the call with URLElicitationRequiredError (-32042), the user completes
+// the page in the harness browser through its real forms, the server sends
+// notifications/elicitation/complete, and the retried call succeeds.
+
+const (
+	exampleServer       = "example-mcp-server"
+	exampleServerSecret = "example-mcp-server-secret-0123456789abcd"
+)
+
+// elicitMCP is the authorization server, the example MCP server with its elicitation tools,
+// and an SDK client session that declared URL-mode elicitation.
+type elicitMCP struct {
+	*mcpClient
+	as        *testServer
+	url       string
+	completed chan string // elicitationIds of notifications/elicitation/complete
+}
+
+func startElicitMCP(t *testing.T, prov *thirdParty) *elicitMCP {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mcpURL := "http://" + ln.Addr().String() + "/mcp"
+	as := startServer(t, options{mutate: func(c *config.Config) {
+		r := c.Resources[0]
+		r.URI, r.Name = mcpURL, "Example MCP server"
+		r.ElicitationClients = []string{exampleServer}
+		c.Resources = append(c.Resources, r)
+		c.Clients = append(c.Clients, config.Client{
+			ID: exampleServer, Name: "Example MCP server", SecretHash: hashSecret(exampleServerSecret),
+			GrantTypes: []string{"client_credentials"}, Resources: []string{mcpURL},
+		})
+		if prov != nil {
+			trustTLS(t, prov.srv)(c)
+			prov.configure(c)
+		}
+	}})
+	log := slog.New(slog.DiscardHandler)
+	if os.Getenv("E2E_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	ecfg := &mcpserver.ElicitationConfig{ClientID: exampleServer, ClientSecret: exampleServerSecret}
+	if prov != nil {
+		ecfg.Provider, ecfg.ProviderAPI, ecfg.HTTPClient = "example", prov.srv.URL+"/user", prov.srv.Client()
+	}
+	h, err := mcpserver.New(mcpserver.Config{Resource: mcpURL, Issuer: as.issuer, Logger: log, Elicitation: ecfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: h}
+	go func() { _ = hs.Serve(ln) }()
+	t.Cleanup(func() { _ = hs.Close() })
+
+	e := &elicitMCP{as: as, url: mcpURL, completed: make(chan string, 8)}
+	c := &mcpClient{t: t, browser: newBrowser(t)}
+	if prov != nil {
+		c.browser.client.Transport = prov.srv.Client().Transport
+	}
+	h2, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
+		PreregisteredClient: &oauthex.ClientCredentials{ClientID: publicClient},
+		RedirectURL:         "http://127.0.0.1:49152/callback",
+		AuthorizationCodeFetcher: func(ctx context.Context, args *auth.AuthorizationArgs) (*auth.AuthorizationResult, error) {
+			out := c.browser.authorize(as, args.URL, "allow")
+			if out.redirect == nil {
+				return nil, io.ErrUnexpectedEOF
+			}
+			q := out.redirect.Query()
+			return &auth.AuthorizationResult{Code: q.Get("code"), State: q.Get("state"), Iss: q.Get("iss")}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.oauth = h2
+	client := mcp.NewClient(&mcp.Implementation{Name: "e2e-elicitation", Version: "0"}, &mcp.ClientOptions{
+		// URL mode only: this client opens pages, it renders no forms.
+		Capabilities: &mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapabilities{URL: &mcp.URLElicitationCapabilities{}}},
+		ElicitationCompleteHandler: func(_ context.Context, req *mcp.ElicitationCompleteNotificationRequest) {
+			e.completed <- req.Params.ElicitationID
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// The 2025-11-25 revision, which defines URL-mode elicitation and its completion
+	// notification (delivered on the session's standalone SSE stream).
+	c.session, err = client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: mcpURL, OAuthHandler: h2},
+		&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { _ = c.session.Close() })
+	e.mcpClient = c
+	return e
+}
+
+// callForElicitation calls a tool that must answer with URLElicitationRequiredError, and returns
+// the one URL-mode elicitation it names.
+func (e *elicitMCP) callForElicitation(name string, args map[string]any) *mcp.ElicitParams {
+	t := e.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := e.session.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+	var rpcErr *jsonrpc.Error
+	if !errors.As(err, &rpcErr) || rpcErr.Code != mcp.CodeURLElicitationRequired {
+		t.Fatalf("%s: got %v %v, want error %d", name, res, err, mcp.CodeURLElicitationRequired)
+	}
+	var data struct {
+		Elicitations []*mcp.ElicitParams `json:"elicitations"`
+	}
+	if err := json.Unmarshal(rpcErr.Data, &data); err != nil || len(data.Elicitations) != 1 {
+		t.Fatalf("%s: error data %s: %v", name, rpcErr.Data, err)
+	}
+	el := data.Elicitations[0]
+	if el.Mode != "url" || el.ElicitationID == "" || el.Message == "" || !strings.HasPrefix(el.URL, e.as.issuer+"/elicitation/") {
+		t.Fatalf("%s: elicitation %+v", name, el)
+	}
+	// The URL carries the id and nothing else.
+	if u, _ := url.Parse(el.URL); u.RawQuery != "" || u.Fragment != "" || u.Path != "/elicitation/"+el.ElicitationID {
+		t.Errorf("elicitation URL %s carries more than the id", el.URL)
+	}
+	return el
+}
+
+// callWith calls a tool with arguments; it must succeed. Its structured result goes to out.
+func (e *elicitMCP) callWith(name string, args map[string]any, out any) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := e.session.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+	if err != nil || res.IsError {
+		e.t.Fatalf("%s: %v %+v", name, err, res)
+	}
+	raw, _ := json.Marshal(res.StructuredContent)
+	if err := json.Unmarshal(raw, out); err != nil {
+		e.t.Fatalf("%s: %s: %v", name, raw, err)
+	}
+}
+
+// awaitCompletion waits for notifications/elicitation/complete for id.
+func (e *elicitMCP) awaitCompletion(id string) {
+	e.t.Helper()
+	select {
+	case got := <-e.completed:
+		if got != id {
+			e.t.Fatalf("completion notification for %s, want %s", got, id)
+		}
+	case <-time.After(15 * time.Second):
+		e.t.Fatal("no notifications/elicitation/complete")
+	}
+}
+
+func TestElicitationMCPGoSDKSecret(t *testing.T) {
+	e := startElicitMCP(t, nil)
+	const apiKey = "wx-key-0123456789-9f8e"
+
+	el := e.callForElicitation("weather", map[string]any{"city": "Lyon"})
+	if !strings.Contains(el.Message, "API key") {
+		t.Errorf("message %q", el.Message)
+	}
+	// The user opens the URL in the browser that signed in for the OAuth flow, and enters the
+	// key in the page's form.
+	resp, body := e.browser.answer(el.URL, "submit", url.Values{"value": {apiKey}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Sent") {
+		t.Fatalf("secret page: %d %.300s", resp.StatusCode, body)
+	}
+	e.awaitCompletion(el.ElicitationID)
+
+	var w mcpserver.Weather
+	e.callWith("weather", map[string]any{"city": "Lyon"}, &w) // retried, now with the key
+	if w.KeyHint != "…9f8e" || w.City != "Lyon" || w.Forecast == "" {
+		t.Errorf("weather = %+v", w)
+	}
+	// The key was handed to the MCP server once: it is gone from the authorization server.
+	st, m := e.as.api(t, http.MethodGet, "/elicitations/"+el.ElicitationID, exampleServer, exampleServerSecret, nil)
+	if st != http.StatusOK || m["result_taken"] != true || m["result"] != nil {
+		t.Errorf("after the server took the key: %d %v", st, m)
+	}
+	// The id cannot be used again.
+	if resp, _ := e.browser.get(el.URL); resp.StatusCode != http.StatusGone {
+		t.Errorf("reusing the elicitation URL: %d", resp.StatusCode)
+	}
+}
+
+func TestElicitationMCPGoSDKConnect(t *testing.T) {
+	prov := newThirdParty(t)
+	e := startElicitMCP(t, prov)
+
+	el := e.callForElicitation("linked_account", nil)
+	resp, body := e.browser.connect(el.URL)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Account connected") {
+		t.Fatalf("connect: %d %.300s", resp.StatusCode, body)
+	}
+	e.awaitCompletion(el.ElicitationID)
+
+	var acct mcpserver.LinkedAccount
+	e.call("linked_account", &acct)
+	if acct.Provider != "example" || acct.Profile["login"] != "alice-at-example" {
+		t.Errorf("linked_account = %+v", acct)
+	}
+	// The MCP client never saw a third-party token: not in the error, not in the result.
+	for _, pg := range e.browser.pages {
+		if strings.Contains(pg.url, "access_token") {
+			t.Errorf("a URL carried a token: %s", pg.url)
+		}
+	}
+	if g := prov.grantTypes(); !slices.Equal(g, []string{"authorization_code"}) {
+		t.Errorf("provider grants %v", g)
 	}
 }

@@ -42,6 +42,9 @@ type Config struct {
 	Issuer string
 	// Logger defaults to discarding.
 	Logger *slog.Logger
+	// Elicitation, when set, adds the tools that need the user's input out of band through
+	// mcp-authz's URL-mode elicitation pages (weather, linked_account; see elicitation.go).
+	Elicitation *ElicitationConfig
 }
 
 // New returns the server's HTTP handler: the Protected Resource Metadata at the paths
@@ -89,6 +92,13 @@ func New(cfg Config) (http.Handler, error) {
 		Description: "Server statistics. Needs the mcp:admin scope.",
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true},
 	}, t.adminStats(toolScopes["admin_stats"]))
+	if cfg.Elicitation != nil {
+		et, err := newElicitTools(*cfg.Elicitation, cfg.Issuer, cfg.Resource, log)
+		if err != nil {
+			return nil, err
+		}
+		et.register(srv)
+	}
 
 	mcpHandler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
 		&mcp.StreamableHTTPOptions{Logger: log})
@@ -104,8 +114,12 @@ func New(cfg Config) (http.Handler, error) {
 	return mux, nil
 }
 
-// tokenInfoKey is the key of the *resource.Token in auth.TokenInfo.Extra.
-const tokenInfoKey = "mcp-authz/token"
+// tokenInfoKey is the key of the *resource.Token in auth.TokenInfo.Extra, rawTokenKey that of
+// the token itself (the elicitation tools present it to mcp-authz, which finds its user by it).
+const (
+	tokenInfoKey = "mcp-authz/token"
+	rawTokenKey  = "mcp-authz/raw-token"
+)
 
 // withTokenInfo passes the token that Protect validated to the SDK as an auth.TokenInfo. The SDK
 // hands it to each tool call as req.Extra.TokenInfo, taken from the HTTP request that carried
@@ -114,7 +128,7 @@ const tokenInfoKey = "mcp-authz/token"
 // refresh or a step-up it would see a stale token. With UserID set, the SDK also refuses a
 // session ID presented with another user's token.
 func withTokenInfo(next http.Handler) http.Handler {
-	verify := func(_ context.Context, _ string, r *http.Request) (*auth.TokenInfo, error) {
+	verify := func(_ context.Context, raw string, r *http.Request) (*auth.TokenInfo, error) {
 		tok, ok := resource.TokenFrom(r.Context())
 		if !ok {
 			return nil, auth.ErrInvalidToken // not behind Protect: a wiring mistake
@@ -123,7 +137,7 @@ func withTokenInfo(next http.Handler) http.Handler {
 			Scopes:     tok.Scopes,
 			Expiration: tok.Expiry,
 			UserID:     tok.Subject,
-			Extra:      map[string]any{tokenInfoKey: tok},
+			Extra:      map[string]any{tokenInfoKey: tok, rawTokenKey: raw},
 		}, nil
 	}
 	// Protect has checked exp, allowing resource.DefaultLeeway of clock skew; the SDK checks
@@ -140,6 +154,19 @@ func tokenOf(req *mcp.CallToolRequest) (*resource.Token, error) {
 		}
 	}
 	return nil, errors.New("no access token")
+}
+
+// tokenAndRaw returns the validated token a tool call arrived with, and the token itself.
+func tokenAndRaw(req *mcp.CallToolRequest) (*resource.Token, string, error) {
+	tok, err := tokenOf(req)
+	if err != nil {
+		return nil, "", err
+	}
+	raw, _ := req.Extra.TokenInfo.Extra[rawTokenKey].(string)
+	if raw == "" {
+		return nil, "", errors.New("no access token")
+	}
+	return tok, raw, nil
 }
 
 // tools holds the tool handlers and what admin_stats reports.
