@@ -31,6 +31,7 @@ import (
 	"github.com/mcp-authz/mcp-authz/config"
 	"github.com/mcp-authz/mcp-authz/consent"
 	"github.com/mcp-authz/mcp-authz/examples/mcp-server/mcpserver"
+	"github.com/mcp-authz/mcp-authz/resource/elicit"
 	"github.com/mcp-authz/mcp-authz/storage"
 )
 
@@ -1073,5 +1074,97 @@ func TestElicitationMCPGoSDKConnect(t *testing.T) {
 	}
 	if g := prov.grantTypes(); !slices.Equal(g, []string{"authorization_code"}) {
 		t.Errorf("provider grants %v", g)
+	}
+}
+
+// The signed callback: the resource's elicitation_callback receives a notice signed with the
+// authorization server's key, which the kit verifies against the JWKS; the server then reads the
+// outcome with the kit.
+func TestElicitationSignedCallback(t *testing.T) {
+	type delivery struct {
+		notice *elicit.Notice
+		raw    []byte
+	}
+	got := make(chan delivery, 4)
+	var kit *elicit.Client
+	cb := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Header.Get("Content-Type") != "application/jwt" {
+			t.Errorf("callback content type %q", r.Header.Get("Content-Type"))
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		kit.CallbackHandler(func(_ context.Context, n *elicit.Notice) { got <- delivery{n, body} }).ServeHTTP(w, r)
+	}))
+	cb.StartTLS()
+	t.Cleanup(cb.Close)
+	ts := startElicitation(t, func(c *config.Config) {
+		trustTLS(t, cb)(c)
+		c.Resources[0].ElicitationCallback = cb.URL + "/elicitation-callback"
+	})
+	var err error
+	kit, err = elicit.New(elicit.Config{Issuer: ts.issuer, Resource: resourceURI, ClientID: confClient, ClientSecret: confSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t)
+	tok := userToken(t, ts, b, resourceURI)
+
+	e, err := kit.Create(context.Background(), tok, elicit.Request{
+		Kind: elicit.KindSecret, Message: "Your deploy token, please.", Secret: &elicit.SecretParams{Label: "Deploy token"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := kit.Get(context.Background(), e.ID); err != nil || out.Status != elicit.StatusPending || out.Subject != "u_alice" {
+		t.Fatalf("before: %+v %v", out, err)
+	}
+	b.answer(e.URL, "submit", url.Values{"value": {"dt-secret-42"}})
+	var d delivery
+	select {
+	case d = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no callback")
+	}
+	if d.notice.ElicitationID != e.ID || d.notice.Status != elicit.StatusAccepted {
+		t.Errorf("notice %+v", d.notice)
+	}
+	if bytes.Contains(d.raw, []byte("dt-secret-42")) {
+		t.Error("the callback carries the secret")
+	}
+	out, err := kit.Get(context.Background(), d.notice.ElicitationID)
+	if err != nil || out.Value != "dt-secret-42" {
+		t.Fatalf("after the callback: %+v %v", out, err)
+	}
+
+	// The notice verifies for this resource only, and not once altered.
+	other, _ := elicit.New(elicit.Config{Issuer: ts.issuer, Resource: resource2URI, ClientID: confClient, ClientSecret: confSecret})
+	if _, err := other.VerifyNotice(context.Background(), d.raw); err == nil {
+		t.Error("a notice for another resource verified")
+	}
+	parts := strings.Split(string(d.raw), ".")
+	claims, _ := base64URL.DecodeString(parts[1])
+	forged := parts[0] + "." + base64URL.EncodeToString(bytes.Replace(claims, []byte("accepted"), []byte("declined"), 1)) + "." + parts[2]
+	if _, err := kit.VerifyNotice(context.Background(), []byte(forged)); err == nil {
+		t.Error("an altered notice verified")
+	}
+	// An access token (also signed by us) is not a notice.
+	if _, err := kit.VerifyNotice(context.Background(), []byte(tok)); err == nil {
+		t.Error("an access token passed for a notice")
+	}
+
+	// Waiting with the kit: a confirm answered while the server waits.
+	e2, err := kit.Create(context.Background(), tok, elicit.Request{Kind: elicit.KindConfirm, Message: "Go?", Confirm: &elicit.ConfirmParams{Action: "Restart the service"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		b.answer(e2.URL, "decline", nil)
+	}()
+	if out, err := kit.Wait(context.Background(), e2.ID); err != nil || out.Status != elicit.StatusDeclined {
+		t.Errorf("wait: %+v %v", out, err)
+	}
+	if _, err := kit.ConnectionToken(context.Background(), tok, "nope"); err == nil {
+		t.Error("a connection token for an unknown provider")
 	}
 }
