@@ -39,6 +39,8 @@ Usage:
   mcp-authz users add NAME [--email E] [--name N] [--password-stdin] [--config FILE]
   mcp-authz users passwd NAME [--password-stdin] [--config FILE]
   mcp-authz users list [--config FILE]
+  mcp-authz users show NAME [--config FILE]
+                          a user and the upstream identities linked to it
   mcp-authz clients add|list|show|remove|rotate-secret ...
                           clients registered in the database (run "mcp-authz clients" for flags)
   mcp-authz clients new-secret
