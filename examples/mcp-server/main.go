@@ -13,6 +13,12 @@
 //	-listen    MCP_SERVER_LISTEN    address to listen on (127.0.0.1:9090)
 //	-resource  MCP_SERVER_RESOURCE  URL clients use, the tokens' audience (http://localhost:9090/mcp)
 //	-issuer    MCP_SERVER_ISSUER    authorization server (http://localhost:8080)
+//	-client-id        MCP_SERVER_CLIENT_ID         this server as a confidential client of mcp-authz:
+//	                                               turns on the elicitation tools (weather,
+//	                                               linked_account); the secret is read from
+//	                                               MCP_SERVER_CLIENT_SECRET only
+//	-connect-provider MCP_SERVER_CONNECT_PROVIDER  mcp-authz provider id for linked_account
+//	-connect-api      MCP_SERVER_CONNECT_API       URL linked_account GETs with the account's token
 //
 // The resource URL must be one the authorization server is configured to protect, character for
 // character. See README.md for connecting a client.
@@ -57,6 +63,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 	listen := fs.String("listen", env("MCP_SERVER_LISTEN", "127.0.0.1:9090"), "address to listen on (MCP_SERVER_LISTEN)")
 	res := fs.String("resource", env("MCP_SERVER_RESOURCE", "http://localhost:9090/mcp"), "URL clients use for the MCP endpoint (MCP_SERVER_RESOURCE)")
 	issuer := fs.String("issuer", env("MCP_SERVER_ISSUER", "http://localhost:8080"), "authorization server issuer (MCP_SERVER_ISSUER)")
+	clientID := fs.String("client-id", env("MCP_SERVER_CLIENT_ID", ""), "this server's client_id at mcp-authz, for elicitation (MCP_SERVER_CLIENT_ID; secret in MCP_SERVER_CLIENT_SECRET)")
+	provider := fs.String("connect-provider", env("MCP_SERVER_CONNECT_PROVIDER", ""), "mcp-authz provider id the linked_account tool connects (MCP_SERVER_CONNECT_PROVIDER)")
+	providerAPI := fs.String("connect-api", env("MCP_SERVER_CONNECT_API", ""), "URL linked_account calls with the connected account's token (MCP_SERVER_CONNECT_API)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -64,7 +73,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, log *sl
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 
-	h, err := mcpserver.New(mcpserver.Config{Resource: *res, Issuer: *issuer, Logger: log})
+	cfg := mcpserver.Config{Resource: *res, Issuer: *issuer, Logger: log}
+	if *clientID != "" {
+		// A secret in a flag would show in the process list; it comes from the environment.
+		secret := getenv("MCP_SERVER_CLIENT_SECRET")
+		if secret == "" {
+			return errors.New("-client-id needs MCP_SERVER_CLIENT_SECRET")
+		}
+		cfg.Elicitation = &mcpserver.ElicitationConfig{ClientID: *clientID, ClientSecret: secret, Provider: *provider, ProviderAPI: *providerAPI}
+	}
+	h, err := mcpserver.New(cfg)
 	if err != nil {
 		return err
 	}

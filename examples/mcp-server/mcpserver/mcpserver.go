@@ -8,6 +8,10 @@
 // HTTP 403 and an insufficient_scope challenge, which makes an MCP client re-authorize for the
 // wider scope (the "Step-Up Authorization Flow" of the MCP authorization specification). See
 // stepup.go for how.
+//
+// With [Config.Elicitation], two more tools need what only the user can give, asked for out of
+// band through mcp-authz's URL-mode elicitation pages: weather (an API key, a secret page) and
+// linked_account (a third-party account, a connect page). See elicitation.go.
 package mcpserver
 
 import (
