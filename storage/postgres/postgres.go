@@ -42,7 +42,8 @@ const (
 	// retryBase and retryMax bound the randomized pause before the next attempt.
 	retryBase = 2 * time.Millisecond
 	retryMax  = 200 * time.Millisecond
-	// writeTimeout bounds a write once it is under way (see Store.write).
+	// writeTimeout bounds a write once it is under way, whatever its caller's context (see
+	// Store.write), and a batch of lookups, which serves many callers.
 	writeTimeout = 30 * time.Second
 )
 
