@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -621,7 +622,9 @@ func newThirdParty(t *testing.T) *thirdParty {
 	mux.HandleFunc("GET /authorize", p.authorize)
 	mux.HandleFunc("POST /token", p.token)
 	mux.HandleFunc("GET /user", p.user)
-	p.srv = httptest.NewTLSServer(mux)
+	p.srv = httptest.NewUnstartedServer(mux)
+	p.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // a browser's first look at a self-signed certificate
+	p.srv.StartTLS()
 	t.Cleanup(p.srv.Close)
 	return p
 }
@@ -903,15 +906,15 @@ func startElicitMCP(t *testing.T, prov *thirdParty) *elicitMCP {
 			prov.configure(c)
 		}
 	}})
-	log := slog.New(slog.DiscardHandler)
+	logger := slog.New(slog.DiscardHandler)
 	if os.Getenv("E2E_LOG") != "" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ecfg := &mcpserver.ElicitationConfig{ClientID: exampleServer, ClientSecret: exampleServerSecret}
 	if prov != nil {
 		ecfg.Provider, ecfg.ProviderAPI, ecfg.HTTPClient = "example", prov.srv.URL+"/user", prov.srv.Client()
 	}
-	h, err := mcpserver.New(mcpserver.Config{Resource: mcpURL, Issuer: as.issuer, Logger: log, Elicitation: ecfg})
+	h, err := mcpserver.New(mcpserver.Config{Resource: mcpURL, Issuer: as.issuer, Logger: logger, Elicitation: ecfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1166,5 +1169,144 @@ func TestElicitationSignedCallback(t *testing.T) {
 	}
 	if _, err := kit.ConnectionToken(context.Background(), tok, "nope"); err == nil {
 		t.Error("a connection token for an unknown provider")
+	}
+}
+
+// chromiumElicitationReport is what interop/elicitation-chromium.mjs saw.
+type chromiumElicitationReport struct {
+	Pages []struct {
+		URL     string            `json:"url"`
+		Status  int               `json:"status"`
+		Headers map[string]string `json:"headers"`
+	} `json:"pages"`
+	Console     []string `json:"console"`
+	Screenshots []string `json:"screenshots"`
+	Login       struct {
+		URL         string `json:"url"`
+		HasPassword bool   `json:"hasPassword"`
+	} `json:"login"`
+	Confirm struct {
+		seenPage
+		Action  string   `json:"action"`
+		Details []string `json:"details"`
+	} `json:"confirm"`
+	Framing struct {
+		FramedText *string `json:"framedText"`
+	} `json:"framing"`
+	Approved seenPage `json:"approved"`
+	Reused   seenPage `json:"reused"`
+	Secret   struct {
+		seenPage
+		InputType string `json:"inputType"`
+		Label     string `json:"label"`
+	} `json:"secret"`
+	SecretSent seenPage `json:"secretSent"`
+	Connect    seenPage `json:"connect"`
+	Connected  seenPage `json:"connected"`
+}
+
+type seenPage struct {
+	URL     string   `json:"url"`
+	Title   string   `json:"title"`
+	Heading string   `json:"heading"`
+	Message string   `json:"message"`
+	Body    string   `json:"body"`
+	Buttons []string `json:"buttons"`
+}
+
+// TestChromiumElicitationPages takes headless Chromium through each kind of page: sign-in
+// first, what the confirm page shows, that it cannot be framed, approving and reusing the link,
+// a secret, and a connect through the third-party provider. Screenshots go to e2e/screenshots/.
+func TestChromiumElicitationPages(t *testing.T) {
+	chromium := chromiumPath(t)
+	interopDir(t)
+	prov := newThirdParty(t)
+	ts := startElicitation(t, func(c *config.Config) {
+		trustTLS(t, prov.srv)(c)
+		prov.configure(c)
+	})
+	tok := userToken(t, ts, newBrowser(t), resourceURI)
+	const secretValue = "sk-chromium-0123456789-abcd"
+	confirmID, confirmURL := ts.create(t, tok, "confirm", "The assistant wants to delete old reports to free space.", map[string]any{
+		"action": "Delete 3 files in /reports", "details": []string{"q1-2025.pdf", "q2-2025.pdf", "q3-2025.pdf"},
+		"approve_label": "Delete files", "decline_label": "Keep them",
+	})
+	secretID, secretURL := ts.create(t, tok, "secret", "The weather tool needs your OpenWeather API key.", map[string]any{
+		"label": "OpenWeather API key", "description": "Find it at openweathermap.org, under My API keys.",
+	})
+	connectID, connectURL := ts.create(t, tok, "connect", "linked_account needs your Example Cloud account to read your profile.", map[string]any{"provider": "example"})
+
+	shots, err := filepath.Abs("screenshots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runNode(t, ts, "elicitation-chromium.mjs", map[string]string{
+		"ISSUER": ts.issuer, "CONFIRM_URL": confirmURL, "SECRET_URL": secretURL, "CONNECT_URL": connectURL,
+		"SECRET_VALUE": secretValue, "LOGIN_USERNAME": alice, "LOGIN_PASSWORD": alicePass,
+		"CHROMIUM": chromium, "SCREENSHOT_DIR": shots,
+	})
+	if r.report == nil {
+		t.Fatal("no report from the browser")
+	}
+	var rep chromiumElicitationReport
+	if err := json.Unmarshal(r.report, &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range rep.Screenshots {
+		t.Logf("screenshot %s", s)
+	}
+	for _, c := range rep.Console {
+		t.Logf("console %s", c)
+	}
+
+	if !rep.Login.HasPassword || !strings.HasPrefix(rep.Login.URL, ts.issuer+"/login") {
+		t.Errorf("the first page %s is not our login", rep.Login.URL)
+	}
+	c := rep.Confirm
+	if c.URL != confirmURL || !strings.Contains(c.Heading, "Demo MCP server") || !strings.Contains(c.Message, "delete old reports") ||
+		c.Action != "Delete 3 files in /reports" || len(c.Details) != 3 || !slices.Equal(c.Buttons, []string{"Keep them", "Delete files"}) {
+		t.Errorf("confirm page: %+v", c)
+	}
+	if ft := rep.Framing.FramedText; ft != nil && strings.Contains(*ft, "Delete 3 files") {
+		t.Errorf("the page rendered inside a frame: %q", *ft)
+	}
+	if rep.Approved.Heading != "Approved" || rep.Reused.Heading != "This request was already answered" || strings.Contains(rep.Reused.Body, "Delete 3 files") {
+		t.Errorf("approved %q, reused %q", rep.Approved.Heading, rep.Reused.Heading)
+	}
+	if rep.Secret.InputType != "password" || rep.Secret.Label != "OpenWeather API key" || rep.SecretSent.Heading != "Sent" || strings.Contains(rep.SecretSent.Body, secretValue) {
+		t.Errorf("secret: %+v, sent %+v", rep.Secret, rep.SecretSent)
+	}
+	if !strings.Contains(rep.Connect.Body, "Connect your Example Cloud account") || rep.Connected.Heading != "Account connected" {
+		t.Errorf("connect %q, connected %q", rep.Connect.Body, rep.Connected.Heading)
+	}
+	ours := 0
+	for _, p := range rep.Pages {
+		if !strings.HasPrefix(p.URL, ts.issuer) || p.Status == http.StatusSeeOther {
+			continue // redirects show nothing
+		}
+		ours++
+		if csp := p.Headers["content-security-policy"]; !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("%s: CSP %q", p.URL, csp)
+		}
+		if p.Headers["x-frame-options"] != "DENY" {
+			t.Errorf("%s: X-Frame-Options %q", p.URL, p.Headers["x-frame-options"])
+		}
+	}
+	if ours < 6 {
+		t.Errorf("saw %d pages of ours", ours)
+	}
+
+	// What the pages did, as the MCP server reads it.
+	if m := ts.read(t, confirmID); m["status"] != "accepted" {
+		t.Errorf("confirm: %v", m)
+	}
+	if m := ts.read(t, secretID); m["status"] != "accepted" || m["result"].(map[string]any)["value"] != secretValue {
+		t.Errorf("secret: %v", m)
+	}
+	if m := ts.read(t, connectID); m["status"] != "accepted" {
+		t.Errorf("connect: %v", m)
+	}
+	if st, m := ts.api(t, http.MethodPost, "/elicitations/connections/token", confClient, confSecret, map[string]any{"access_token": tok, "provider": "example"}); st != http.StatusOK {
+		t.Errorf("connection token: %d %v", st, m)
 	}
 }
