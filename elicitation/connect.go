@@ -332,10 +332,10 @@ type connectionTokens struct {
 	Scope        string    `json:"scope,omitempty"`
 }
 
-// connectionID is the record id of (resource, user, provider). It is a hash so that it has a
-// bounded length and no separator ambiguity.
+// connectionID is the record id of (resource, user, provider): a hash, so that it has a bounded
+// length, of the three length-prefixed, so that no two triples run together the same way.
 func connectionID(resource, subject, provider string) string {
-	sum := sha256.Sum256([]byte(resource + "\x00" + subject + "\x00" + provider))
+	sum := sha256.Sum256(fmt.Appendf(nil, "%d:%s%d:%s%d:%s", len(resource), resource, len(subject), subject, len(provider), provider))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
