@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,8 +76,14 @@ func freshSchema(tb testing.TB, dsn string) string {
 	return name
 }
 
+// openTest opens a store and closes it when tb ends. Unless the test asks for more, the pool has
+// 4 connections, whatever the machine's CPU count: tests run in parallel, beside other packages'
+// PostgreSQL tests, and must stay well inside the server's max_connections.
 func openTest(tb testing.TB, dsn string, opts Options) *Store {
 	tb.Helper()
+	if opts.MaxConns == 0 {
+		opts.MaxConns = 4
+	}
 	s, err := Open(context.Background(), dsn, opts)
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
@@ -126,10 +133,14 @@ func TestConformance(t *testing.T) {
 
 func BenchmarkStore(b *testing.B) {
 	dsn := testDSN(b)
-	// MCP_AUTHZ_BENCH_POSTGRES_CONNS sets Options.MaxConns, for sizing the pool.
-	var conns int32
+	// The pool Open gives by default (pgx's: the number of CPUs, at least 4), or the size
+	// MCP_AUTHZ_BENCH_POSTGRES_CONNS sets, for sizing experiments.
+	conns := int32(max(4, runtime.NumCPU()))
 	if v := os.Getenv("MCP_AUTHZ_BENCH_POSTGRES_CONNS"); v != "" {
-		n, _ := strconv.Atoi(v)
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("MCP_AUTHZ_BENCH_POSTGRES_CONNS=%q: want a positive number", v)
+		}
 		conns = int32(n)
 	}
 	storagetest.RunBenchmarks(b, func(b *testing.B) storage.Store {
@@ -213,7 +224,7 @@ func TestConcurrentOpen(t *testing.T) {
 	for i := range instances {
 		wg.Go(func() {
 			<-start
-			stores[i], errs[i] = Open(t.Context(), dsn, Options{Schema: schema, Logger: log})
+			stores[i], errs[i] = Open(t.Context(), dsn, Options{Schema: schema, Logger: log, MaxConns: 4})
 		})
 	}
 	close(start)
