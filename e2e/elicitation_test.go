@@ -1310,3 +1310,50 @@ func TestChromiumElicitationPages(t *testing.T) {
 		t.Errorf("connection token: %d %v", st, m)
 	}
 }
+
+// The same API and pages on PostgreSQL (MCP_AUTHZ_TEST_POSTGRES_DSN; skipped without it, except
+// in CI): single use and take-once are the database's compare-and-set there too.
+func TestElicitationOnPostgreSQL(t *testing.T) {
+	ts := startServer(t, options{postgres: true, mutate: withElicitation})
+	b := newBrowser(t)
+	tok := userToken(t, ts, b, resourceURI)
+
+	id, pageURL := ts.create(t, tok, "secret", "Your key, please.", map[string]any{"label": "API key"})
+	form := func() url.Values {
+		_, body := b.get(pageURL)
+		f := formValues(t, body)
+		f.Set("decision", "submit")
+		f.Set("value", "pg-secret-1")
+		return f
+	}()
+	// Two submissions racing: exactly one completes.
+	results := make(chan int, 2)
+	for range 2 {
+		go func() {
+			req, _ := http.NewRequest(http.MethodPost, pageURL, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := b.client.Do(req)
+			if err != nil {
+				results <- 0
+				return
+			}
+			resp.Body.Close()
+			results <- resp.StatusCode
+		}()
+	}
+	codes := []int{<-results, <-results}
+	slices.Sort(codes)
+	if !slices.Equal(codes, []int{http.StatusOK, http.StatusGone}) {
+		t.Errorf("two racing answers: %v, want one 200 and one 410", codes)
+	}
+	if m := ts.read(t, id); m["result"].(map[string]any)["value"] != "pg-secret-1" {
+		t.Errorf("first read: %v", m)
+	}
+	if m := ts.read(t, id); m["result_taken"] != true {
+		t.Errorf("second read: %v", m)
+	}
+	id2, _ := ts.create(t, tok, "confirm", "Go?", map[string]any{"action": "Go"})
+	if st, m := ts.api(t, http.MethodPost, "/elicitations/"+id2+"/cancel", confClient, confSecret, nil); st != http.StatusOK || m["status"] != "cancelled" {
+		t.Errorf("cancel: %d %v", st, m)
+	}
+}

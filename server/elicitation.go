@@ -16,20 +16,9 @@ import (
 	"github.com/mcp-authz/mcp-authz/storage"
 )
 
-// newElicitation builds the URL-mode elicitation API and pages, or nil when the storage backend
-// keeps no elicitations (and no resource asks for them).
+// newElicitation builds the URL-mode elicitation API and pages.
 func newElicitation(cfg *config.Config, store storage.Store, provider *oauth.Provider, browser *consent.Service,
 	km *keys.Manager, outbound *safehttp.Client, log *slog.Logger) (*elicitation.Service, error) {
-	es, ok := store.(elicitation.Store)
-	if !ok {
-		for _, r := range cfg.Resources {
-			if len(r.ElicitationClients) > 0 {
-				return nil, errors.New("elicitation: this storage backend does not keep elicitations")
-			}
-		}
-		log.Warn("this storage backend does not keep elicitations: the elicitation API and pages are off")
-		return nil, nil
-	}
 	var resources []elicitation.Resource
 	for _, r := range cfg.Resources {
 		resources = append(resources, elicitation.Resource{
@@ -46,7 +35,7 @@ func newElicitation(cfg *config.Config, store storage.Store, provider *oauth.Pro
 	return elicitation.New(elicitation.Options{
 		Issuer:  cfg.Issuer,
 		Secret:  cfg.Secrets.Key,
-		Store:   es,
+		Store:   store,
 		Browser: browser,
 		// An MCP server authenticates as at the token endpoint; only confidential clients are
 		// servers.
