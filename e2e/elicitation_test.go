@@ -1160,9 +1160,16 @@ func TestElicitationSignedCallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
+	_, page := b.get(e2.URL)
+	decline := formValues(t, page)
+	decline.Set("decision", "decline")
+	go func() { // no t.Fatal off the test's goroutine: the Wait below reports a failure
 		time.Sleep(200 * time.Millisecond)
-		b.answer(e2.URL, "decline", nil)
+		req, _ := http.NewRequest(http.MethodPost, e2.URL, strings.NewReader(decline.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if resp, err := b.client.Do(req); err == nil {
+			resp.Body.Close()
+		}
 	}()
 	if out, err := kit.Wait(context.Background(), e2.ID); err != nil || out.Status != elicit.StatusDeclined {
 		t.Errorf("wait: %+v %v", out, err)
