@@ -547,6 +547,12 @@ func TestCutBodyNeverLooksWhole(t *testing.T) {
 		}
 		resp, err := hc.Get(tg.URL + "/x")
 		if err != nil {
+			// On a loaded machine the limit can pass before the headers arrive: a timeout
+			// then, which is as right an answer as a cut body refused.
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
 			t.Fatal(err)
 		}
 		_, err = io.ReadAll(resp.Body)
