@@ -77,12 +77,9 @@ func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog
 	if err != nil {
 		return nil, err
 	}
-	created, err := km.EnsureKey(ctx)
-	if err != nil {
+	// EnsureKey logs the key it generates on first start.
+	if _, err := km.EnsureKey(ctx); err != nil {
 		return nil, err
-	}
-	if created {
-		log.Info("generated the first signing key", "kid", km.CurrentKeyID())
 	}
 
 	resources, err := oauth.NewResources(Resources(cfg))
