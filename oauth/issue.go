@@ -52,12 +52,6 @@ func (p *Provider) issue(ctx context.Context, w http.ResponseWriter, r *http.Req
 		}
 	}
 	exp := now.Add(lifetime).Truncate(time.Second)
-	sess := &Session{
-		Subject:        g.subject,
-		ExpiresAt:      map[fosite.TokenType]time.Time{fosite.AccessToken: exp},
-		GrantResources: aud, GrantScopes: g.scopes,
-		TokenAudience: aud, TokenScopes: g.scopes,
-	}
 	claims := accessClaims{
 		Issuer: p.issuer, Subject: g.subject, Audience: aud,
 		Expiry: exp.Unix(), IssuedAt: now.Unix(), ID: randomID(),
@@ -67,26 +61,26 @@ func (p *Provider) issue(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if err == nil {
 		var token string
 		if token, err = p.signer.SignJWT(payload, "at+jwt"); err == nil {
-			var data []byte
-			if data, err = json.Marshal(sess); err == nil {
-				record := storage.CreateToken{Token: storage.Token{
-					Kind: storage.AccessToken, Signature: tokenHash(token), Active: true, ExpiresAt: exp,
-					Request: storage.Request{
-						ID: randomID(), ClientID: g.client.ID, Subject: g.subject, RequestedAt: now,
-						GrantedScopes: g.scopes, GrantedAudience: aud, Session: data,
-					},
-				}}
-				if err = p.tokens.Apply(ctx, append(g.changes, record)...); err == nil {
-					httpx.WriteJSON(w, http.StatusOK, tokenResponse{
-						AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(exp.Sub(now).Seconds()), Scope: claims.Scope,
-					})
-					return
-				}
-				if g.replay != nil && errors.Is(err, storage.ErrConflict) {
-					err = g.replay
-				} else {
-					err = replayError(err)
-				}
+			// No serialized session: everything a machine token's session holds is in the
+			// record's own fields, and fositeStore.request rebuilds it from them. The row is
+			// then half the size, and this is the hot path machines hammer.
+			record := storage.CreateToken{Token: storage.Token{
+				Kind: storage.AccessToken, Signature: tokenHash(token), Active: true, ExpiresAt: exp,
+				Request: storage.Request{
+					ID: randomID(), ClientID: g.client.ID, Subject: g.subject, RequestedAt: now,
+					GrantedScopes: g.scopes, GrantedAudience: aud,
+				},
+			}}
+			if err = p.tokens.Apply(ctx, append(g.changes, record)...); err == nil {
+				httpx.WriteJSON(w, http.StatusOK, tokenResponse{
+					AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(exp.Sub(now).Seconds()), Scope: claims.Scope,
+				})
+				return
+			}
+			if g.replay != nil && errors.Is(err, storage.ErrConflict) {
+				err = g.replay
+			} else {
+				err = replayError(err)
 			}
 		}
 	}

@@ -273,7 +273,20 @@ func (s *fositeStore) request(ctx context.Context, t *storage.Token, sess fosite
 	if sess == nil {
 		sess = new(Session)
 	}
-	if err := json.Unmarshal(t.Request.Session, sess); err != nil {
+	if len(t.Request.Session) == 0 {
+		// A machine grant's access token (issue.go) stores no session: rebuild it from the
+		// record, which holds all of it.
+		s, ok := sess.(*Session)
+		if !ok {
+			return nil, fmt.Errorf("oauth: unexpected session type %T", sess)
+		}
+		*s = Session{
+			Subject:        t.Request.Subject,
+			ExpiresAt:      map[fosite.TokenType]time.Time{fosite.AccessToken: t.ExpiresAt},
+			GrantResources: t.Request.GrantedAudience, GrantScopes: t.Request.GrantedScopes,
+			TokenAudience: t.Request.GrantedAudience, TokenScopes: t.Request.GrantedScopes,
+		}
+	} else if err := json.Unmarshal(t.Request.Session, sess); err != nil {
 		return nil, fmt.Errorf("oauth: stored session of %s: %w", t.Kind, err)
 	}
 	form, err := url.ParseQuery(t.Request.Form)
