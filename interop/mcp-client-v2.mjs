@@ -17,74 +17,14 @@ import {
   UnauthorizedError,
   discoverAuthorizationServerMetadata,
 } from '@modelcontextprotocol/client';
-import { askUser, check, decodeJwt, env, log, run, sameSet, startCallbackServer, withTimeout } from './lib/harness.mjs';
+import { check, decodeJwt, env, log, run, sameSet, startCallbackServer, withTimeout } from './lib/harness.mjs';
+import { CIMDProvider } from './lib/cimd-provider.mjs';
 
 const issuer = env('ISSUER');
 const mcpURL = env('MCP_URL');
 const cimdClientID = env('CIMD_CLIENT_ID');
 const machineClientID = env('MACHINE_CLIENT_ID');
 const machineJWK = JSON.parse(env('MACHINE_PRIVATE_JWK'));
-
-// CIMDProvider is an in-memory OAuthClientProvider for a public client identified by a
-// metadata document URL. It keeps what the SDK gives it and records what it was asked to do.
-class CIMDProvider {
-  constructor(redirectUrl) {
-    this._redirectUrl = redirectUrl;
-    this.clientMetadataUrl = cimdClientID;
-    this.authorizationURLs = [];
-    this.states = [];
-  }
-  get redirectUrl() {
-    return this._redirectUrl;
-  }
-  get clientMetadata() {
-    return {
-      client_name: 'Interop MCP client (TypeScript SDK v2)',
-      redirect_uris: [this._redirectUrl],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-  state() {
-    const s = crypto.randomUUID();
-    this.states.push(s);
-    return s;
-  }
-  clientInformation() {
-    return this._clientInformation;
-  }
-  saveClientInformation(info) {
-    this._clientInformation = info;
-  }
-  tokens() {
-    return this._tokens;
-  }
-  saveTokens(tokens) {
-    this._tokens = tokens;
-  }
-  redirectToAuthorization(url) {
-    this.authorizationURLs.push(new URL(url));
-    askUser(url);
-  }
-  saveCodeVerifier(v) {
-    this._codeVerifier = v;
-  }
-  codeVerifier() {
-    return this._codeVerifier;
-  }
-  saveDiscoveryState(s) {
-    this._discovery = s;
-  }
-  discoveryState() {
-    return this._discovery;
-  }
-  invalidateCredentials(scope) {
-    if (scope === 'all' || scope === 'tokens') this._tokens = undefined;
-    if (scope === 'all' || scope === 'client') this._clientInformation = undefined;
-    if (scope === 'all' || scope === 'discovery') this._discovery = undefined;
-  }
-}
 
 function newClient() {
   return new Client({ name: 'mcp-authz-interop-v2', version: '0.0.0' });
@@ -127,7 +67,7 @@ async function authorizationCodeWithCIMD() {
   check('metadata advertises CIMD and iss', meta.client_id_metadata_document_supported === true && meta.authorization_response_iss_parameter_supported === true, meta);
 
   const cb = await startCallbackServer();
-  const provider = new CIMDProvider(cb.redirectUrl);
+  const provider = new CIMDProvider(cb.redirectUrl, { clientID: cimdClientID, clientName: 'Interop MCP client (TypeScript SDK v2)' });
   const transport = new StreamableHTTPClientTransport(new URL(mcpURL), { authProvider: provider });
   const unauthorized = await rejects(newClient().connect(transport), UnauthorizedError);
   check('connect without a token asks for authorization', unauthorized === true, unauthorized);

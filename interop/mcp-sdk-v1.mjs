@@ -10,73 +10,14 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError, discoverAuthorizationServerMetadata } from '@modelcontextprotocol/sdk/client/auth.js';
 import { PrivateKeyJwtProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
-import { askUser, check, decodeJwt, env, log, run, sameSet, startCallbackServer, withTimeout } from './lib/harness.mjs';
+import { check, decodeJwt, env, log, run, sameSet, startCallbackServer, withTimeout } from './lib/harness.mjs';
+import { CIMDProvider } from './lib/cimd-provider.mjs';
 
 const issuer = env('ISSUER');
 const mcpURL = env('MCP_URL');
 const cimdClientID = env('CIMD_CLIENT_ID');
 const machineClientID = env('MACHINE_CLIENT_ID');
 const machineJWK = JSON.parse(env('MACHINE_PRIVATE_JWK'));
-
-// CIMDProvider is an in-memory OAuthClientProvider for a public client identified by a
-// metadata document URL. It keeps what the SDK gives it and records what it was asked to do.
-class CIMDProvider {
-  constructor(redirectUrl) {
-    this._redirectUrl = redirectUrl;
-    this.clientMetadataUrl = cimdClientID;
-    this.authorizationURLs = [];
-    this.states = [];
-  }
-  get redirectUrl() {
-    return this._redirectUrl;
-  }
-  get clientMetadata() {
-    return {
-      client_name: 'Interop MCP client (TypeScript SDK v1)',
-      redirect_uris: [this._redirectUrl],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-  state() {
-    const s = crypto.randomUUID();
-    this.states.push(s);
-    return s;
-  }
-  clientInformation() {
-    return this._clientInformation;
-  }
-  saveClientInformation(info) {
-    this._clientInformation = info;
-  }
-  tokens() {
-    return this._tokens;
-  }
-  saveTokens(tokens) {
-    this._tokens = tokens;
-  }
-  redirectToAuthorization(url) {
-    this.authorizationURLs.push(new URL(url));
-    askUser(url);
-  }
-  saveCodeVerifier(v) {
-    this._codeVerifier = v;
-  }
-  codeVerifier() {
-    return this._codeVerifier;
-  }
-  saveDiscoveryState(s) {
-    this._discovery = s;
-  }
-  discoveryState() {
-    return this._discovery;
-  }
-  invalidateCredentials(scope) {
-    if (scope === 'all' || scope === 'tokens') this._tokens = undefined;
-    if (scope === 'all' || scope === 'client') this._clientInformation = undefined;
-  }
-}
 
 // finishRedirect waits for the browser to come back to the loopback receiver and checks the
 // authorization response the way RFC 9207 and the state parameter want. SDK v1 does neither
@@ -109,7 +50,7 @@ async function authorizationCodeWithCIMD() {
   check('metadata lists S256', (meta.code_challenge_methods_supported ?? []).includes('S256'), meta.code_challenge_methods_supported);
 
   const cb = await startCallbackServer();
-  const provider = new CIMDProvider(cb.redirectUrl);
+  const provider = new CIMDProvider(cb.redirectUrl, { clientID: cimdClientID, clientName: 'Interop MCP client (TypeScript SDK v1)' });
 
   // First connection: 401, discovery, and a redirect to the authorization endpoint.
   const first = new Client({ name: 'mcp-authz-interop-v1', version: '0.0.0' });

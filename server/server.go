@@ -248,28 +248,38 @@ func (s *Server) HTTPServer() *http.Server {
 
 // Outbound builds the HTTP client every outbound fetch goes through.
 func Outbound(cfg *config.Config, log *slog.Logger) (*safehttp.Client, error) {
+	sc, err := outboundConfig(cfg, log.With("component", "outbound"))
+	if err != nil {
+		return nil, err
+	}
+	if o := cfg.Outbound; len(o.TestHosts) > 0 {
+		log.Warn("TEST HOSTS ARE EXEMPT FROM THE OUTBOUND ADDRESS RULES: never use this in production", "test_hosts", o.TestHosts)
+	}
+	return safehttp.NewClient(sc)
+}
+
+// outboundConfig is the configuration's outbound rules (timeout, per-host rate, test hosts and
+// their CA) as a safehttp configuration, for every outbound client the server makes.
+func outboundConfig(cfg *config.Config, log *slog.Logger) (safehttp.Config, error) {
 	o := cfg.Outbound
 	sc := safehttp.Config{
 		Timeout:   o.Timeout.D(),
 		HostRate:  rate.Limit(o.HostRate),
 		HostBurst: o.HostBurst,
 		TestHosts: o.TestHosts,
-		Logger:    log.With("component", "outbound"),
+		Logger:    log,
 	}
 	if o.TestCAFile != "" {
 		pem, err := os.ReadFile(o.TestCAFile)
 		if err != nil {
-			return nil, fmt.Errorf("outbound.test_ca_file: %w", err)
+			return sc, fmt.Errorf("outbound.test_ca_file: %w", err)
 		}
 		sc.TestRootCAs = x509.NewCertPool()
 		if !sc.TestRootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("outbound.test_ca_file: no PEM certificate in %s", o.TestCAFile)
+			return sc, fmt.Errorf("outbound.test_ca_file: no PEM certificate in %s", o.TestCAFile)
 		}
 	}
-	if len(o.TestHosts) > 0 {
-		log.Warn("TEST HOSTS ARE EXEMPT FROM THE OUTBOUND ADDRESS RULES: never use this in production", "test_hosts", o.TestHosts)
-	}
-	return safehttp.NewClient(sc)
+	return sc, nil
 }
 
 // Resources converts configured resources.

@@ -1,10 +1,8 @@
 package server
 
 import (
-	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/mcp-authz/mcp-authz/config"
 	"github.com/mcp-authz/mcp-authz/consent"
@@ -70,27 +68,14 @@ func UpstreamLogin(cfg *config.Config, resources *oauth.Resources, store storage
 // upstreamOutbound is the outbound client for upstream providers: the configuration's outbound
 // rules (addresses, test hosts, timeout), with a body limit and per-host rate fit for them.
 func upstreamOutbound(cfg *config.Config, log *slog.Logger) (*safehttp.Client, error) {
-	o := cfg.Outbound
-	sc := safehttp.Config{
-		Timeout:      o.Timeout.D(),
-		MaxBodyBytes: upstreamMaxBody,
-		// Every person's sign-in is a token request to the same host: the per-host limit that
-		// keeps attacker-chosen metadata URLs from turning us into a flood would throttle
-		// logins here. These hosts are the operator's; the limit stays, well above sign-in rates.
-		HostRate:  upstreamHostRate,
-		HostBurst: upstreamHostBurst,
-		TestHosts: o.TestHosts,
-		Logger:    log.With("component", "upstream"),
+	sc, err := outboundConfig(cfg, log.With("component", "upstream"))
+	if err != nil {
+		return nil, err
 	}
-	if o.TestCAFile != "" {
-		pem, err := os.ReadFile(o.TestCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("outbound.test_ca_file: %w", err)
-		}
-		sc.TestRootCAs = x509.NewCertPool()
-		if !sc.TestRootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("outbound.test_ca_file: no PEM certificate in %s", o.TestCAFile)
-		}
-	}
+	sc.MaxBodyBytes = upstreamMaxBody
+	// Every person's sign-in is a token request to the same host: the per-host limit that
+	// keeps attacker-chosen metadata URLs from turning us into a flood would throttle logins
+	// here. These hosts are the operator's; the limit stays, well above sign-in rates.
+	sc.HostRate, sc.HostBurst = upstreamHostRate, upstreamHostBurst
 	return safehttp.NewClient(sc)
 }
