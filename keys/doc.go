@@ -29,8 +29,11 @@
 //
 // SignJWT is on the token endpoint's path. The loaded keys are an immutable set behind an atomic
 // pointer, and each key encodes its JWS header once per typ; a signature costs one atomic load,
-// the ECDSA signature, one SHA-256 and the base64 of the payload. go-jose is used for what is not
-// on that path: thumbprints, the JWKS and Verify.
+// the ECDSA signature, one SHA-256 and the base64 of the payload. The signature's nonce is
+// derived as RFC 6979 says rather than hedged with fresh randomness, the standard library's
+// default: as safe against a weak random source, a fifth cheaper (signDeterministic says what
+// hedging would add). go-jose is used for what is not on that path: thumbprints, the JWKS and
+// Verify.
 //
 // The package knows the storage contract (storage.SigningKey) but no backend, and nothing of
 // fosite: oauth adapts SignJWT to the signer fosite calls.
