@@ -3,8 +3,6 @@ package elicitation
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mcp-authz/mcp-authz/internal/httpx"
+	"github.com/mcp-authz/mcp-authz/internal/tokenkey"
 	"github.com/mcp-authz/mcp-authz/storage"
 )
 
@@ -152,14 +151,13 @@ func (s *Service) authenticate(w http.ResponseWriter, r *http.Request, a apiAuth
 var errInvalidToken = errors.New("the access token is not active, or was not issued by this server for a user")
 
 // userToken finds the record of an access token we issued, active and unexpired, that speaks
-// for a user of ours. Access tokens are stored under the SHA-256 of the whole JWT (oauth's
-// accessTokens), so finding the record proves we issued exactly this token.
+// for a user of ours. Access tokens are stored under a key that includes the SHA-256 of the whole
+// JWT (tokenkey), so finding the record proves we issued exactly this token.
 func (s *Service) userToken(ctx context.Context, raw string) (*storage.Token, error) {
 	if raw == "" || len(raw) > maxTokenLength || strings.Count(raw, ".") != 2 {
 		return nil, errInvalidToken
 	}
-	sum := sha256.Sum256([]byte(raw))
-	t, err := s.store.GetToken(ctx, storage.AccessToken, base64.RawURLEncoding.EncodeToString(sum[:]))
+	t, err := s.store.GetToken(ctx, storage.AccessToken, tokenkey.Of(raw))
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, errInvalidToken
 	}

@@ -2,9 +2,6 @@ package oauth
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -12,6 +9,8 @@ import (
 
 	"github.com/ory/fosite"
 	fositeoauth2 "github.com/ory/fosite/handler/oauth2"
+
+	"github.com/mcp-authz/mcp-authz/internal/tokenkey"
 )
 
 // Signer signs JWTs with the server's current key and publishes the public keys. The keys package
@@ -25,8 +24,9 @@ type Signer interface {
 }
 
 // accessTokens issues RFC 9068 JWT access tokens. fosite stores a token under its "signature";
-// ours is the SHA-256 of the whole JWT, so that a stored record can only be found with the exact
-// token it was issued as (not with a token whose payload was altered around a genuine signature).
+// ours is tokenkey's: the jti, then the SHA-256 of the whole JWT, so that a stored record can
+// only be found with the exact token it was issued as (not with a token whose payload was
+// altered around a genuine signature).
 type accessTokens struct {
 	issuer string
 	signer Signer
@@ -59,7 +59,7 @@ func (a audience) MarshalJSON() ([]byte, error) {
 }
 
 func (a *accessTokens) AccessTokenSignature(_ context.Context, token string) string {
-	return tokenHash(token)
+	return tokenkey.Of(token)
 }
 
 func (a *accessTokens) GenerateAccessToken(_ context.Context, req fosite.Requester) (string, string, error) {
@@ -82,7 +82,7 @@ func (a *accessTokens) GenerateAccessToken(_ context.Context, req fosite.Request
 		Audience: sess.TokenAudience,
 		Expiry:   exp.Unix(),
 		IssuedAt: now.Unix(),
-		ID:       randomID(),
+		ID:       tokenkey.NewID(),
 		ClientID: req.GetClient().GetID(),
 		Scope:    strings.Join(sess.TokenScopes, " "),
 	}
@@ -97,7 +97,7 @@ func (a *accessTokens) GenerateAccessToken(_ context.Context, req fosite.Request
 	if err != nil {
 		return "", "", fmt.Errorf("oauth: sign access token: %w", err)
 	}
-	return token, tokenHash(token), nil
+	return token, tokenkey.For(claims.ID, token), nil
 }
 
 // ValidateAccessToken is asked once the record was found by the token's hash, which proves the
@@ -107,15 +107,4 @@ func (a *accessTokens) ValidateAccessToken(_ context.Context, req fosite.Request
 		return fosite.ErrTokenExpired.WithHint("The access token expired.")
 	}
 	return nil
-}
-
-func tokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
-func randomID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mcp-authz/mcp-authz/internal/httpx"
+	"github.com/mcp-authz/mcp-authz/internal/tokenkey"
 	"github.com/mcp-authz/mcp-authz/storage"
 )
 
@@ -66,7 +67,7 @@ func (p *Provider) introspect(ctx context.Context, token string) introspection {
 	// needed (RFC 7662 §2.1 lets a server ignore it).
 	kind, signature, tokenType := storage.RefreshToken, p.refresh.RefreshTokenSignature(ctx, token), "refresh_token"
 	if strings.Count(token, ".") == 2 {
-		kind, signature, tokenType = storage.AccessToken, tokenHash(token), "Bearer"
+		kind, signature, tokenType = storage.AccessToken, tokenkey.Of(token), "Bearer"
 	}
 	t, err := p.tokens.GetToken(ctx, kind, signature)
 	if err != nil || !t.Active || !p.now().Before(t.ExpiresAt) {

@@ -1,6 +1,9 @@
 package storagetest
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -18,6 +21,13 @@ import (
 // waiting for the disk, and a backend that commits concurrent requests together shows it there.
 // Besides ns/op, each reports ops/s.
 func RunBenchmarks(b *testing.B, open func(b *testing.B) storage.Store) {
+	// How the keys of a machine token are made: both random (token hash, random request ID, as
+	// before internal/tokenkey), the request ID ordered by time, or both (tokenkey's keys).
+	for _, keys := range []string{"random", "ordered-request", "ordered"} {
+		b.Run("MachineToken/keys="+keys+"/p16", func(b *testing.B) {
+			benchMachineToken(b, open(b), 16, keys != "random", keys == "ordered")
+		})
+	}
 	for _, p := range []int{1, 16} {
 		b.Run(fmt.Sprintf("CodeRedemption/p%d", p), func(b *testing.B) {
 			benchRedeem(b, open(b), p)
@@ -110,6 +120,42 @@ func benchRotate(b *testing.B, s storage.Store, parallelism int) {
 			)
 			if err != nil {
 				b.Errorf("Apply: %v", err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
+// benchMachineToken: the client credentials grant's only write, one access token with no session
+// and a fresh request ID. orderedRequest: the request ID begins with the time; orderedKey: so does
+// the token's key, as tokenkey makes them (the time in hex, then the hash).
+func benchMachineToken(b *testing.B, s storage.Store, parallelism int, orderedRequest, orderedKey bool) {
+	var next atomic.Int64
+	b.SetParallelism(parallelism)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := b.Context()
+		for pb.Next() {
+			i := next.Add(1)
+			var rnd [16]byte
+			_, _ = rand.Read(rnd[:])
+			sig := sha256.Sum256(rnd[:])
+			id := base64.RawURLEncoding.EncodeToString(rnd[:])
+			if orderedRequest {
+				id = fmt.Sprintf("%016x", time.Now().UnixNano()) + id[:10]
+			}
+			now := time.Now()
+			sigs := base64.RawURLEncoding.EncodeToString(sig[:])
+			if orderedKey {
+				sigs = id[:16] + "." + sigs
+			}
+			t := storage.Token{Kind: storage.AccessToken, Signature: sigs, Active: true,
+				ExpiresAt: now.Add(time.Hour), Request: storage.Request{ID: id, ClientID: "ci-deploy", Subject: "ci-deploy",
+					RequestedAt: now, GrantedScopes: []string{"mcp:tools"}, GrantedAudience: []string{"https://mcp.example/files"}}}
+			if err := s.Apply(ctx, storage.CreateToken{Token: t}); err != nil {
+				b.Errorf("Apply %d: %v", i, err)
 				return
 			}
 		}
