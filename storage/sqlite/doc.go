@@ -9,11 +9,14 @@
 // writes a second and make concurrent writers queue on SQLite's busy handler. So every write
 // (Apply and every other method that changes something) is sent to a single goroutine that owns the
 // only write connection. It takes every request waiting in its queue (up to [Options.MaxBatch]),
-// runs them in one BEGIN IMMEDIATE … COMMIT, and then answers all of them: the callers share one
-// fsync. Each request runs inside its own SAVEPOINT, and a request that fails is rolled back to it,
-// so a request's error never spoils the others in its batch and [storage.Tokens.Apply] stays all or
-// nothing. Because the writer is the only writer, the checks inside a request (is this code still
-// active?) and the writes that follow cannot interleave with another request's.
+// yields the processor a few times so that handlers about to send a write can join (writer.go
+// says why this pays), runs the batch in one BEGIN IMMEDIATE … COMMIT, and then answers all of
+// them: the callers share one fsync. The batch is first applied without savepoints; if a request
+// fails, the transaction is rolled back and the batch applied again with each request in its own
+// SAVEPOINT, rolled back to it on failure, so a request's error never spoils the others in its
+// batch and [storage.Tokens.Apply] stays all or nothing. Because the writer is the only writer, the
+// checks inside a request (is this code still active?) and the writes that follow cannot
+// interleave with another request's.
 //
 // A caller whose context ends while its request still waits in the queue gets ctx.Err() and the
 // request is skipped; once the writer has taken the request the caller waits for its outcome, so
