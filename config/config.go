@@ -170,7 +170,11 @@ type ConnectProvider struct {
 	// AuthorizationEndpoint and TokenEndpoint are https URLs.
 	AuthorizationEndpoint string `yaml:"authorization_endpoint"`
 	TokenEndpoint         string `yaml:"token_endpoint"`
-	ClientID              string `yaml:"client_id"`
+	// Issuer is the provider's issuer identifier (https). When set, the provider's answer must
+	// carry it as iss (RFC 9207), which tells answers from different providers apart; set it for
+	// providers that send iss (their metadata has authorization_response_iss_parameter_supported).
+	Issuer   string `yaml:"issuer"`
+	ClientID string `yaml:"client_id"`
 	// ClientSecretFile or ClientSecretEnv (the name of an environment variable) hold the
 	// client secret, so that a config file can be committed; none for a public client.
 	ClientSecretFile string `yaml:"client_secret_file"`
@@ -818,6 +822,12 @@ func (c *Config) validateElicitation(bad func(string, ...any)) {
 		for field, raw := range map[string]string{"authorization_endpoint": p.AuthorizationEndpoint, "token_endpoint": p.TokenEndpoint} {
 			if u, err := url.Parse(raw); err != nil || u.Scheme != "https" || u.Host == "" || u.Fragment != "" || u.User != nil {
 				bad("elicitation.providers[%d].%s: must be an https URL", i, field)
+			}
+		}
+		if p.Issuer != "" {
+			// RFC 8414 §2: an https URL without query or fragment.
+			if u, err := url.Parse(p.Issuer); err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+				bad("elicitation.providers[%d].issuer: %q must be an https URL without query or fragment", i, p.Issuer)
 			}
 		}
 		if p.ClientID == "" {

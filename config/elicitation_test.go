@@ -70,6 +70,8 @@ func TestElicitationValidationRefuses(t *testing.T) {
 		"no client id":          {strings.Replace(provider(""), ", client_id: x", "", 1), "client_id is required"},
 		"unset secret variable": {provider(", client_secret_env: NOPE"), "NOPE is not set"},
 		"basic without secret":  {provider(", token_endpoint_auth_method: client_secret_basic"), "needs a client secret"},
+		"http issuer":           {provider(", issuer: 'http://c.example'"), "issuer"},
+		"issuer with query":     {provider(", issuer: 'https://c.example?x=1'"), "issuer"},
 		"unknown auth method":   {provider(", token_endpoint_auth_method: private_key_jwt"), "not supported"},
 		"missing secret file":   {provider(", client_secret_file: nope.txt"), "client_secret_file"},
 		"duplicate provider":    {provider("") + "    - {id: cloud, authorization_endpoint: 'https://c.example/a', token_endpoint: 'https://c.example/t', client_id: x}\n", "declared twice"},

@@ -606,7 +606,8 @@ type thirdParty struct {
 	refresh   map[string]bool      // refresh tokens that are valid
 	grants    []string             // grant_type of each token request
 	apiCalls  int
-	revokeAll bool // refuse every refresh token (the user revoked us at the provider)
+	revokeAll bool   // refuse every refresh token (the user revoked us at the provider)
+	iss       string // the iss its answers carry (RFC 9207); "" for none
 }
 
 type thirdPartyCode struct{ challenge, redirect string }
@@ -639,6 +640,9 @@ func (p *thirdParty) authorize(w http.ResponseWriter, r *http.Request) {
 	back, _ := url.Parse(q.Get("redirect_uri"))
 	v := url.Values{"state": {q.Get("state")}}
 	p.mu.Lock()
+	if p.iss != "" {
+		v.Set("iss", p.iss)
+	}
 	if p.deny {
 		v.Set("error", "access_denied")
 		p.deny = false
@@ -1362,5 +1366,54 @@ func TestElicitationOnPostgreSQL(t *testing.T) {
 	id2, _ := ts.create(t, tok, "confirm", "Go?", map[string]any{"action": "Go"})
 	if st, m := ts.api(t, http.MethodPost, "/elicitations/"+id2+"/cancel", confClient, confSecret, nil); st != http.StatusOK || m["status"] != "cancelled" {
 		t.Errorf("cancel: %d %v", st, m)
+	}
+}
+
+// TestElicitationConnectIssuer: with the provider's issuer configured, its answer must carry it
+// as iss (RFC 9207): an answer without it, or with another provider's, is refused whether it
+// carries a code or an error, and the elicitation stays open for a proper answer.
+func TestElicitationConnectIssuer(t *testing.T) {
+	prov := newThirdParty(t)
+	ts := startElicitation(t, func(c *config.Config) {
+		trustTLS(t, prov.srv)(c)
+		prov.configure(c)
+		c.Elicitation.Providers[len(c.Elicitation.Providers)-1].Issuer = prov.srv.URL
+	})
+	b := newBrowser(t)
+	b.client.Transport = prov.srv.Client().Transport
+	tok := userToken(t, ts, b, resourceURI)
+	id, pageURL := ts.create(t, tok, "connect", "Connect your Example Cloud account.", map[string]any{"provider": "example"})
+
+	refused := []struct {
+		name string
+		iss  string
+		deny bool
+	}{
+		{"no iss", "", false},
+		{"another provider's iss", "https://attacker.example", false},
+		{"an iss that only starts like ours", prov.srv.URL + "/x", false},
+		{"an error with another provider's iss", "https://attacker.example", true},
+	}
+	for _, tc := range refused {
+		prov.set(func(p *thirdParty) { p.iss, p.deny = tc.iss, tc.deny })
+		resp, body := b.connect(pageURL)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "did not come from the site") {
+			t.Errorf("%s: %d %.300s", tc.name, resp.StatusCode, body)
+		}
+		if m := ts.read(t, id); m["status"] != "pending" {
+			t.Fatalf("%s: the elicitation is %v, want still pending", tc.name, m["status"])
+		}
+	}
+	if recs, _ := ts.store.(storage.Records).ListRecords(context.Background(), storage.KindConnection); len(recs) != 0 {
+		t.Fatalf("a refused answer stored a connection")
+	}
+
+	prov.set(func(p *thirdParty) { p.iss, p.deny = prov.srv.URL, false })
+	resp, body := b.connect(pageURL)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Account connected") {
+		t.Fatalf("with the right iss: %d %.300s", resp.StatusCode, body)
+	}
+	if m := ts.read(t, id); m["status"] != "accepted" {
+		t.Fatalf("with the right iss: %v", m)
 	}
 }

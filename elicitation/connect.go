@@ -200,6 +200,20 @@ func (s *Service) handleConnectCallback(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	q := r.URL.Query()
+	// RFC 9207 §2.4: the answer, error or code, must come from the provider this flow was sent
+	// to. Every provider shares our one redirect URI, so without iss a provider could be made to
+	// hand us an answer meant for another (mix-up, RFC 9700 §4.4). Its absence is refused too:
+	// an attacker would simply leave it out.
+	if iss := q.Get("iss"); p.Issuer != "" && iss != p.Issuer {
+		if len(iss) > 200 {
+			iss = iss[:200] // the query is bounded, but a log line need not carry all of it
+		}
+		s.log.WarnContext(ctx, "elicitation connect: the answer's iss is not the provider's issuer (RFC 9207)",
+			"ref", ref(e.ID), "provider", p.ID, "iss", iss)
+		s.problem(w, r, pageProblem{http.StatusBadRequest, "This sign-in cannot continue",
+			"The answer did not come from the site this sign-in was sent to. Open the link from the app again."})
+		return
+	}
 	if code := q.Get("error"); code != "" {
 		// The user said no at the provider (access_denied), or the provider refused.
 		s.log.InfoContext(ctx, "elicitation connect: provider answered with an error", "ref", ref(e.ID), "provider", p.ID, "error", code)

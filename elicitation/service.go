@@ -70,9 +70,11 @@ type Resource struct {
 type Provider struct {
 	ID, Name                             string
 	AuthorizationEndpoint, TokenEndpoint string
-	ClientID, ClientSecret               string
-	AuthMethod                           string // client_secret_basic, client_secret_post or none
-	Scopes                               []string
+	// Issuer, when set, is what the provider's answer must carry as iss (RFC 9207).
+	Issuer                 string
+	ClientID, ClientSecret string
+	AuthMethod             string // client_secret_basic, client_secret_post or none
+	Scopes                 []string
 }
 
 // Options are what the service is built from.
