@@ -24,6 +24,7 @@ import (
 	"github.com/mcp-authz/mcp-authz/examples/mcp-server/mcpserver"
 	"github.com/mcp-authz/mcp-authz/internal/testidp"
 	"github.com/mcp-authz/mcp-authz/oauth"
+	"github.com/mcp-authz/mcp-authz/storage"
 )
 
 // The tests in this file are enterprise-managed authorization end to end: a user signs in at
@@ -467,6 +468,80 @@ func TestEnterpriseMetadata(t *testing.T) {
 				t.Errorf("jwt-bearer without trusted IdPs: %d %v", st, body)
 			}
 		}
+	}
+}
+
+// TestEnterpriseIdPAddedWhileRunning: a server that trusted no IdP at start picks one up from
+// the database (as "mcp-authz idps add" writes it) at its next reload: the metadata starts
+// advertising the grant, and the grant works. Removing it withdraws both again.
+func TestEnterpriseIdPAddedWhileRunning(t *testing.T) {
+	key := newMachineKey(t)
+	ts := startEnterprise(t, options{mutate: func(c *config.Config) {
+		withEnterpriseClients(key, t)(c)
+		c.SigningKeys.ReloadInterval = config.Duration(100 * time.Millisecond)
+	}}, nil)
+	f := &entFixture{ts: ts, idpA: testidp.New(t, testidp.Options{}), user: testidp.User{Subject: "00u9kim", Email: "kim@acme.example"}}
+	advertised := func() bool {
+		resp, err := http.Get(ts.issuer + "/.well-known/oauth-authorization-server")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var meta struct {
+			GrantTypes []string `json:"grant_types_supported"`
+			Profiles   []string `json:"authorization_grant_profiles_supported"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&meta); err != nil {
+			t.Fatal(err)
+		}
+		grant := slices.Contains(meta.GrantTypes, oauth.GrantTypeJWTBearer)
+		if profile := len(meta.Profiles) > 0; profile != grant {
+			t.Fatalf("grant_types_supported %v but authorization_grant_profiles_supported %v", meta.GrantTypes, meta.Profiles)
+		}
+		return grant
+	}
+	waitFor := func(want bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for advertised() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("the metadata still says jwt-bearer %v, want %v", !want, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	jag := func() string {
+		return f.idpA.IDJAG(f.idpA.IDJAGClaims(f.user, entClient, ts.issuer, resourceURI, "mcp:tools"))
+	}
+
+	if advertised() {
+		t.Fatal("jwt-bearer advertised with no IdP trusted")
+	}
+	if st, body := f.present(t, jag(), nil); st != http.StatusBadRequest || body["error"] != "unsupported_grant_type" {
+		t.Fatalf("before the IdP was added: %d %v", st, body)
+	}
+
+	records := ts.store.(storage.Records)
+	data, err := json.Marshal(enterprise.IdP{Issuer: f.idpA.Issuer(), JWKS: f.idpA.JWKS(), Clients: []string{entClient},
+		Resources: []string{resourceURI}, Scopes: []string{"mcp:tools"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := records.CreateRecord(context.Background(), storage.Record{Kind: storage.KindIdP, ID: f.idpA.Issuer(), Data: data, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(true)
+	if st, body := f.present(t, jag(), nil); st != http.StatusOK {
+		t.Fatalf("after the IdP was added: %d %v", st, body)
+	}
+
+	if err := records.DeleteRecord(context.Background(), storage.KindIdP, f.idpA.Issuer()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(false)
+	if st, body := f.present(t, jag(), nil); st != http.StatusBadRequest || body["error"] != "unsupported_grant_type" {
+		t.Fatalf("after the IdP was removed: %d %v", st, body)
 	}
 }
 

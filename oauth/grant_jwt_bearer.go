@@ -52,13 +52,18 @@ type oauthCoder interface {
 	ErrorDescription() string
 }
 
+// acceptsAssertions reports whether the jwt-bearer grant is served (and advertised) now.
+func (p *Provider) acceptsAssertions() bool {
+	return p.exchanger != nil && (p.trustsIdPs == nil || p.trustsIdPs())
+}
+
 // jwtBearer is the identity assertion grant (RFC 7523 §2.1 with an ID-JAG): a confidential
 // client presents an assertion its user's enterprise IdP issued for it; we issue an access token
 // for that user, audience-bound to the resource, within the enterprise's policy. No refresh
 // token: the client asks the IdP for a new assertion.
 func (p *Provider) jwtBearer(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if p.exchanger == nil {
+	if !p.acceptsAssertions() {
 		p.tokenError(w, r, nil, fosite.ErrUnsupportedGrantType.WithHint("No identity provider is trusted for identity assertions."))
 		return
 	}

@@ -41,13 +41,13 @@ type metadata struct {
 	AuthorizationGrantProfilesSupported []string `json:"authorization_grant_profiles_supported,omitempty"`
 }
 
-func (p *Provider) buildMetadata(cimd bool) ([]byte, error) {
+func (p *Provider) buildMetadata(cimd, idjag bool) ([]byte, error) {
 	grantTypes := []string{"authorization_code", "refresh_token"}
 	if cs, ok := p.clients.(interface{ MayUseClientCredentials() bool }); ok && cs.MayUseClientCredentials() {
 		grantTypes = append(grantTypes, "client_credentials")
 	}
 	var profiles []string
-	if p.exchanger != nil {
+	if idjag {
 		grantTypes = append(grantTypes, GrantTypeJWTBearer)
 		profiles = []string{IDJAGProfile}
 	}
@@ -116,6 +116,10 @@ func (p *Provider) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "public, max-age=300")
 	h.Set("Access-Control-Allow-Origin", "*") // browser-based MCP clients discover us too
+	if p.acceptsAssertions() {
+		_, _ = w.Write(p.metadataIDJAG)
+		return
+	}
 	_, _ = w.Write(p.metadata)
 }
 

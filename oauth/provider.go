@@ -37,6 +37,10 @@ type Options struct {
 	CIMD bool
 	// Exchanger, when set, accepts identity assertions (ID-JAG) with the jwt-bearer grant.
 	Exchanger AssertionExchanger
+	// TrustsIdPs reports whether any identity provider is trusted now: the set can change while
+	// the server runs (mcp-authz idps add), and the grant is served and advertised only while it
+	// is not empty. nil: whenever Exchanger is set.
+	TrustsIdPs func() bool
 	// Registration, when set, serves RFC 7591 dynamic registration (public clients only).
 	Registration *Registration
 
@@ -68,10 +72,13 @@ type Provider struct {
 	// accessLifetime is the default access-token lifetime.
 	accessLifetime time.Duration
 	exchanger      AssertionExchanger
+	trustsIdPs     func() bool
 	registrar      *registrar
 	log            *slog.Logger
 	now            func() time.Time
-	metadata       []byte
+	// metadata is the server's metadata document; metadataIDJAG the same advertising the
+	// jwt-bearer grant, served while identity providers are trusted.
+	metadata, metadataIDJAG []byte
 }
 
 // New composes fosite with our storage adapter, token strategies and checks.
@@ -162,6 +169,7 @@ func New(o Options) (*Provider, error) {
 		refresh:        hmacStrategy,
 		accessLifetime: o.AccessTokenLifetime,
 		exchanger:      o.Exchanger,
+		trustsIdPs:     o.TrustsIdPs,
 		log:            o.Logger,
 		now:            o.Now,
 	}
@@ -179,7 +187,10 @@ func New(o Options) (*Provider, error) {
 	}
 	// Every endpoint authenticates clients the same way: ours (clientauth.go).
 	cfg.ClientAuthenticationStrategy = p.fositeClientAuth
-	if p.metadata, err = p.buildMetadata(o.CIMD); err != nil {
+	if p.metadata, err = p.buildMetadata(o.CIMD, false); err != nil {
+		return nil, err
+	}
+	if p.metadataIDJAG, err = p.buildMetadata(o.CIMD, true); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -30,8 +30,9 @@ type trustedIdPs struct {
 	lastSum [32]byte // of the database's IdP records, to rebuild only on change
 }
 
-// newTrustedIdPs loads the IdPs; it returns nil when none is trusted, so that the jwt-bearer
-// grant is neither served nor advertised.
+// newTrustedIdPs loads the IdPs. It returns nil only when none is configured and the backend
+// keeps no records (so none can be added later); otherwise the set is reloaded while the server
+// runs, and the jwt-bearer grant is served and advertised while it is not empty (Trusts).
 func newTrustedIdPs(ctx context.Context, cfg *config.Config, resources *oauth.Resources, store storage.Store, fetch jwtverify.Fetcher, log *slog.Logger) (*trustedIdPs, error) {
 	fromConfig, err := ConfigIdPs(cfg)
 	if err != nil {
@@ -39,14 +40,17 @@ func newTrustedIdPs(ctx context.Context, cfg *config.Config, resources *oauth.Re
 	}
 	t := &trustedIdPs{fromConfig: fromConfig, opts: EnterpriseOptions(cfg, resources, store, fetch, log), log: log}
 	t.records, _ = store.(storage.Records)
+	if len(fromConfig) == 0 && t.records == nil {
+		return nil, nil
+	}
 	if err := t.reload(ctx); err != nil {
 		return nil, err
 	}
-	if t.current.Load() == nil {
-		return nil, nil
-	}
 	return t, nil
 }
+
+// Trusts reports whether any identity provider is trusted now.
+func (t *trustedIdPs) Trusts() bool { return t.current.Load() != nil }
 
 // Exchange is the oauth.AssertionExchanger. enterprise.Request and Grant have oauth's fields in
 // oauth's order, so they convert.

@@ -32,7 +32,7 @@ type Server struct {
 	cfg      *config.Config
 	store    storage.Store
 	keys     *keys.Manager
-	idps     *trustedIdPs // nil: no identity provider trusted
+	idps     *trustedIdPs // nil: none configured, and the backend cannot hold any
 	provider *oauth.Provider
 	handler  http.Handler
 	log      *slog.Logger
@@ -149,9 +149,12 @@ func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog
 	if err != nil {
 		return nil, err
 	}
-	var exchanger oauth.AssertionExchanger
+	var (
+		exchanger  oauth.AssertionExchanger
+		trustsIdPs func() bool
+	)
 	if idps != nil {
-		exchanger = idps.Exchange
+		exchanger, trustsIdPs = idps.Exchange, idps.Trusts
 	}
 	var registration *oauth.Registration
 	if cfg.DynamicRegistration.Enabled {
@@ -171,6 +174,7 @@ func New(ctx context.Context, cfg *config.Config, store storage.Store, log *slog
 		Clients:                      clients,
 		Consent:                      browser,
 		Exchanger:                    exchanger,
+		TrustsIdPs:                   trustsIdPs,
 		CIMD:                         clients.CIMDEnabled(),
 		AuthorizationCodeLifetime:    cfg.Tokens.AuthorizationCodeLifetime.D(),
 		AccessTokenLifetime:          cfg.Tokens.AccessTokenLifetime.D(),
