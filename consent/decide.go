@@ -111,7 +111,7 @@ func (s *Service) decideFromForm(w http.ResponseWriter, r *http.Request, req *oa
 		return oauth.Decision{}, false
 	}
 	for _, res := range req.Resources {
-		if err := s.remember(r, user.ID, req.Client.ID, res, req.Scopes[res], req.OfflineAccess); err != nil {
+		if err := s.remember(r, user.ID, req.Client, res, req.Scopes[res], req.OfflineAccess); err != nil {
 			s.serverError(w, r, "consent: save consent", err)
 			return oauth.Decision{}, false
 		}
@@ -120,16 +120,12 @@ func (s *Service) decideFromForm(w http.ResponseWriter, r *http.Request, req *oa
 	return d, true
 }
 
-// remember adds the scopes to the consent stored for (user, client, resource).
-func (s *Service) remember(r *http.Request, subject, clientID string, res *oauth.Resource, scopes []string, offline bool) error {
-	have, err := s.store.GetConsent(r.Context(), subject, clientID, res.URI)
-	var granted []string
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-	case err != nil:
+// remember adds the scopes to the consent stored for (user, client, resource), with the client's
+// current fingerprint; what was consented to under another fingerprint is not carried over.
+func (s *Service) remember(r *http.Request, subject string, client *oauth.Client, res *oauth.Resource, scopes []string, offline bool) error {
+	granted, err := s.consented(r, subject, client, res)
+	if err != nil {
 		return err
-	default:
-		granted = have.Scopes
 	}
 	for _, sc := range scopes {
 		if !slices.Contains(granted, sc) {
@@ -140,8 +136,30 @@ func (s *Service) remember(r *http.Request, subject, clientID string, res *oauth
 		granted = append(granted, oauth.OfflineAccess)
 	}
 	return s.store.SaveConsent(r.Context(), storage.Consent{
-		Subject: subject, ClientID: clientID, Resource: res.URI, Scopes: granted, GrantedAt: s.now().UTC(),
+		Subject: subject, ClientID: client.ID, Resource: res.URI, Scopes: granted, GrantedAt: s.now().UTC(),
+		ClientFingerprint: client.Fingerprint,
 	})
+}
+
+// consented is the scopes the user consented to for (client, resource) and still stand. A
+// consent given while the client's metadata document had other redirect URIs, keys or
+// authentication method is void (CIMD-01 §6.3: a changed document MAY require fresh consent):
+// the redirect URIs are where the user's authorization goes, and a consent was for those.
+// Comparing the fingerprint stored with the consent catches a change however long ago it
+// happened; the resolver's OnChange only sees changes while a document is cached.
+func (s *Service) consented(r *http.Request, subject string, client *oauth.Client, res *oauth.Resource) ([]string, error) {
+	c, err := s.store.GetConsent(r.Context(), subject, client.ID, res.URI)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case c.ClientFingerprint != client.Fingerprint:
+		s.log.InfoContext(r.Context(), "consent: the client's metadata changed since the user consented; asking again",
+			"sub", subject, "client_id", client.ID, "resource", res.URI)
+		return nil, nil
+	}
+	return c.Scopes, nil
 }
 
 // pending is, per resource, the requested scopes not yet consented to, and those that were.
@@ -150,14 +168,9 @@ type pending map[*oauth.Resource]struct{ new, granted []string }
 func (s *Service) pendingScopes(r *http.Request, req *oauth.ConsentRequest, subject string) (pending, error) {
 	out := pending{}
 	for _, res := range req.Resources {
-		c, err := s.store.GetConsent(r.Context(), subject, req.Client.ID, res.URI)
-		var have []string
-		switch {
-		case errors.Is(err, storage.ErrNotFound):
-		case err != nil:
+		have, err := s.consented(r, subject, req.Client, res)
+		if err != nil {
 			return nil, err
-		default:
-			have = c.Scopes
 		}
 		want := slices.Clone(req.Scopes[res])
 		if req.OfflineAccess {

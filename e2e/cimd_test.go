@@ -248,3 +248,47 @@ func TestCIMDChangedDocumentDropsConsent(t *testing.T) {
 		t.Error("consent survived a change of the client's redirect URIs")
 	}
 }
+
+// TestCIMDChangedDocumentAcrossRestart: the fingerprint of the document is stored with the
+// consent, so a change the running server never saw (it happened while the server was down, or
+// after the cached document was evicted) still voids the consent. An unchanged document keeps
+// it across the restart.
+func TestCIMDChangedDocumentAcrossRestart(t *testing.T) {
+	host := newDocHost(t)
+	id := host.put("/c.json", clientDoc("http://127.0.0.1/callback"))
+	trust := host.trust(t)
+	dir := t.TempDir()
+	ts := startServer(t, options{dataDir: dir, mutate: trust})
+	b := newBrowser(t)
+	authorize := func(ts *testServer) outcome {
+		conf := ts.oauthConfig("http://127.0.0.1/callback")
+		conf.ClientID = id
+		v, _ := pkce()
+		return b.authorize(ts, conf.AuthCodeURL("st-restart-1", oauth2.S256ChallengeOption(v), oauth2.SetAuthURLParam("resource", resourceURI)), "allow")
+	}
+	if out := authorize(ts); !out.consentShown || out.redirect == nil {
+		t.Fatal("first authorization did not ask")
+	}
+	addr := ts.ln.Addr().String()
+	ts.stop()
+
+	ts = startServer(t, options{dataDir: dir, addr: addr, mutate: trust})
+	if out := authorize(ts); out.consentShown || out.redirect == nil {
+		t.Fatalf("an unchanged document lost its consent across a restart (consent shown %v)", out.consentShown)
+	}
+	ts.stop()
+
+	host.put("/c.json", clientDoc("http://127.0.0.1/callback", "https://new-owner.example.com/cb"))
+	ts = startServer(t, options{dataDir: dir, addr: addr, mutate: trust})
+	out := authorize(ts)
+	if !out.consentShown {
+		t.Fatal("consent survived a change of the client's redirect URIs made while the server was down")
+	}
+	// Allowing again remembers the consent under the new document.
+	if out.redirect == nil {
+		t.Fatal("no redirect after allowing again")
+	}
+	if out := authorize(ts); out.consentShown {
+		t.Error("the consent given for the changed document was not remembered")
+	}
+}

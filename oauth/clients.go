@@ -37,6 +37,10 @@ type Client struct {
 	// identity we can vouch for. HostTrusted marks a host on the operator's allow-list.
 	Host        string
 	HostTrusted bool
+	// Fingerprint identifies the security-relevant content of a Client ID Metadata Document
+	// (cimd.Client.Fingerprint); "" for other clients. Consent is remembered with it and
+	// counts only while it is unchanged.
+	Fingerprint string
 
 	scopes []string
 }
@@ -242,6 +246,7 @@ func (cs *Clients) Client(ctx context.Context, id string) (*Client, error) {
 		Resources:    cs.resources.All(),
 		Host:         doc.Host(),
 		HostTrusted:  doc.AllowListed(),
+		Fingerprint:  doc.Fingerprint(),
 	}
 	if c.AuthMethod == "private_key_jwt" {
 		switch {

@@ -176,6 +176,10 @@ type Consent struct {
 	Resource  string
 	Scopes    []string
 	GrantedAt time.Time
+	// ClientFingerprint identifies the client's metadata document as it was when the consent
+	// was given (a Client ID Metadata Document client; "" for others). The consent counts only
+	// while the document still has it.
+	ClientFingerprint string
 }
 
 // Consents stores remembered consent, keyed by (subject, client, resource).

@@ -26,8 +26,8 @@ func (s *Store) GetConsent(ctx context.Context, subject, clientID, resource stri
 	}
 	c := storage.Consent{Subject: subject, ClientID: clientID, Resource: resource}
 	err := s.queryRow(ctx, "get consent",
-		`SELECT scopes, granted_at FROM consents WHERE subject = $1 AND client_id = $2 AND resource = $3`,
-		[]any{subject, clientID, resource}, &c.Scopes, &c.GrantedAt)
+		`SELECT scopes, granted_at, client_fingerprint FROM consents WHERE subject = $1 AND client_id = $2 AND resource = $3`,
+		[]any{subject, clientID, resource}, &c.Scopes, &c.GrantedAt, &c.ClientFingerprint)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, fmt.Errorf("postgres: get consent of %s for %s: %w", subject, clientID, storage.ErrNotFound)
@@ -45,13 +45,15 @@ func (s *Store) SaveConsent(ctx context.Context, c storage.Consent) error {
 	checkConsentKey(&v, c.Subject, c.ClientID, c.Resource)
 	scopes := v.list("scopes", c.Scopes, maxURL)
 	grantedAt := v.time("granted at", c.GrantedAt)
+	v.text("client fingerprint", c.ClientFingerprint, maxKey, false)
 	if v.err != nil {
 		return fmt.Errorf("postgres: save consent: %w", v.err)
 	}
-	_, err := s.exec(ctx, "save consent", `INSERT INTO consents (subject, client_id, resource, scopes, granted_at)
-		VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (subject, client_id, resource) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
-		c.Subject, c.ClientID, c.Resource, scopes, grantedAt)
+	_, err := s.exec(ctx, "save consent", `INSERT INTO consents (subject, client_id, resource, scopes, granted_at, client_fingerprint)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (subject, client_id, resource) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at,
+			client_fingerprint = excluded.client_fingerprint`,
+		c.Subject, c.ClientID, c.Resource, scopes, grantedAt, c.ClientFingerprint)
 	return err
 }
 

@@ -28,8 +28,8 @@ func (s *Store) GetConsent(ctx context.Context, subject, clientID, resource stri
 	var scopes string
 	var grantedAt int64
 	err := s.readDB.QueryRowContext(ctx,
-		`SELECT scopes, granted_at FROM consents WHERE subject = ? AND client_id = ? AND resource = ?`,
-		subject, clientID, resource).Scan(&scopes, &grantedAt)
+		`SELECT scopes, granted_at, client_fingerprint FROM consents WHERE subject = ? AND client_id = ? AND resource = ?`,
+		subject, clientID, resource).Scan(&scopes, &grantedAt, &c.ClientFingerprint)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, fmt.Errorf("sqlite: get consent of %s for %s: %w", subject, clientID, storage.ErrNotFound)
@@ -49,14 +49,16 @@ func (s *Store) SaveConsent(ctx context.Context, c storage.Consent) error {
 	checkConsentKey(&v, c.Subject, c.ClientID, c.Resource)
 	scopes := v.list("scopes", c.Scopes, maxURL)
 	grantedAt := v.time("granted at", c.GrantedAt)
+	v.text("client fingerprint", c.ClientFingerprint, maxKey, false)
 	if v.err != nil {
 		return fmt.Errorf("sqlite: save consent: %w", v.err)
 	}
 	_, err := s.write(ctx, func(ctx context.Context, conn *sql.Conn, _ time.Time) (int64, error) {
-		_, err := conn.ExecContext(ctx, `INSERT INTO consents (subject, client_id, resource, scopes, granted_at)
-			VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (subject, client_id, resource) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
-			c.Subject, c.ClientID, c.Resource, scopes, grantedAt)
+		_, err := conn.ExecContext(ctx, `INSERT INTO consents (subject, client_id, resource, scopes, granted_at, client_fingerprint)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (subject, client_id, resource) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at,
+				client_fingerprint = excluded.client_fingerprint`,
+			c.Subject, c.ClientID, c.Resource, scopes, grantedAt, c.ClientFingerprint)
 		if err != nil {
 			return 0, fmt.Errorf("sqlite: save consent: %w", err)
 		}

@@ -186,6 +186,7 @@ func checkConsent(t *testing.T, want storage.Consent, got *storage.Consent) {
 	d.str("Resource", want.Resource, got.Resource)
 	d.list("Scopes", want.Scopes, got.Scopes)
 	d.time("GrantedAt", want.GrantedAt, got.GrantedAt)
+	d.str("ClientFingerprint", want.ClientFingerprint, got.ClientFingerprint)
 	d.report(t, "consent")
 }
 
@@ -195,9 +196,16 @@ func consentTests() []test {
 	return []test{
 		{"SaveConsent and GetConsent round-trip every field", func(t *testing.T, s storage.Store) {
 			c := storage.Consent{Subject: "u1", ClientID: client, Resource: resource,
-				Scopes: []string{"files:read", "files:write"}, GrantedAt: fixedTime()}
+				Scopes: []string{"files:read", "files:write"}, GrantedAt: fixedTime(), ClientFingerprint: "sha256:8f0b0c1e7e52"}
 			wantErr(t, "SaveConsent", s.SaveConsent(t.Context(), c), nil)
 			got, err := s.GetConsent(t.Context(), "u1", client, resource)
+			wantErr(t, "GetConsent", err, nil)
+			checkConsent(t, c, got)
+
+			// Saving again replaces every field, the fingerprint included.
+			c.Scopes, c.ClientFingerprint = []string{"files:read"}, "sha256:2b7e1516"
+			wantErr(t, "SaveConsent again", s.SaveConsent(t.Context(), c), nil)
+			got, err = s.GetConsent(t.Context(), "u1", client, resource)
 			wantErr(t, "GetConsent", err, nil)
 			checkConsent(t, c, got)
 
