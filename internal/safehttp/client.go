@@ -179,10 +179,12 @@ func NewClient(cfg Config) (*Client, error) {
 	c.transport = &http.Transport{
 		// Never a proxy, least of all one named by the environment: a proxy would make the
 		// connection for us, to an address we never checked.
-		Proxy:                  nil,
-		DialContext:            c.dial,
-		DialTLSContext:         c.dialTLS,
-		ResponseHeaderTimeout:  c.timeout,
+		Proxy:          nil,
+		DialContext:    c.dial,
+		DialTLSContext: c.dialTLS,
+		// No ResponseHeaderTimeout: each fetch's context carries its time limit (Get) and
+		// HTTPClient sets Client.Timeout. A second timer of the same length raced the context's
+		// on a busy machine and won, and its error did not say ErrTimeout.
 		MaxResponseHeaderBytes: maxHeaderBytes,
 		// Bodies are counted as they arrive on the wire; no transparent decompression.
 		DisableCompression:  true,
