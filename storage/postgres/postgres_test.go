@@ -567,6 +567,14 @@ func TestBatchKeepsOutcomesApart(t *testing.T) {
 // own: the Apply holds token x and waits for y, which the test holds, and the test then asks for x.
 // PostgreSQL aborts the transaction that waited first, the Apply's; Apply must run it again and
 // succeed once the test has let go.
+// TestDeadlockIsRetried makes the store's Apply one side of a deadlock and checks that, aborted
+// by PostgreSQL, it is run again and succeeds.
+//
+// PostgreSQL looks for a deadlock once per wait, deadlock_timeout (1s) after the wait began, and
+// aborts the backend that looked. Apply waits first, so it normally looks, finds the cycle and is
+// the one aborted; but on a loaded machine the test's second UPDATE can arrive after Apply has
+// looked and found none, and then the test's own transaction is the one aborted. That round
+// proves nothing, so the test plays it again with fresh rows.
 func TestDeadlockIsRetried(t *testing.T) {
 	t.Parallel()
 	dsn := testDSN(t)
@@ -576,47 +584,61 @@ func TestDeadlockIsRetried(t *testing.T) {
 	log := slog.New(countHandler{msg: "postgres: transaction lost a conflict, retrying", n: &retries})
 	s := openTest(t, withParam(t, dsn, "application_name", app), Options{Schema: schema, Logger: log})
 	ctx := t.Context()
-	for _, sig := range []string{"x", "y"} {
-		tok := storage.Token{Kind: storage.AccessToken, Signature: sig, Active: true, Request: storage.Request{ID: sig}}
-		if err := s.Apply(ctx, storage.CreateToken{Token: tok}); err != nil {
+	other := connect(t, dsn)
+	observer := connect(t, dsn)
+
+	const rounds = 5
+	for round := range rounds {
+		x, y := fmt.Sprintf("x%d", round), fmt.Sprintf("y%d", round)
+		for _, sig := range []string{x, y} {
+			tok := storage.Token{Kind: storage.AccessToken, Signature: sig, Active: true, Request: storage.Request{ID: sig}}
+			if err := s.Apply(ctx, storage.CreateToken{Token: tok}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tx, err := other.Begin(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	other := connect(t, dsn)
-	tx, err := other.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "UPDATE "+schema+".tokens SET active = true WHERE signature = 'y'"); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		done <- s.Apply(ctx,
-			storage.DeactivateToken{Kind: storage.AccessToken, Signature: "x"},
-			storage.DeactivateToken{Kind: storage.AccessToken, Signature: "y"})
-	}()
-	waitForLockWaits(t, connect(t, dsn), app, 1)
-	// This waits for x until PostgreSQL (after deadlock_timeout, 1s by default) aborts the Apply.
-	if _, err := tx.Exec(ctx, "UPDATE "+schema+".tokens SET active = true WHERE signature = 'x'"); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("Apply after a deadlock: %v", err)
-	}
-	if retries.Load() == 0 {
-		t.Error("Apply was not retried")
-	}
-	for _, sig := range []string{"x", "y"} {
-		tok, err := s.GetToken(ctx, storage.AccessToken, sig)
-		if err != nil || tok.Active {
-			t.Errorf("token %s after Apply: %+v, %v; want inactive", sig, tok, err)
+		if _, err := tx.Exec(ctx, "UPDATE "+schema+".tokens SET active = true WHERE signature = $1", y); err != nil {
+			t.Fatal(err)
 		}
+		done := make(chan error, 1)
+		go func() {
+			done <- s.Apply(ctx,
+				storage.DeactivateToken{Kind: storage.AccessToken, Signature: x},
+				storage.DeactivateToken{Kind: storage.AccessToken, Signature: y})
+		}()
+		waitForLockWaits(t, observer, app, 1)
+		// This waits for x until PostgreSQL (after deadlock_timeout) aborts one side.
+		_, err = tx.Exec(ctx, "UPDATE "+schema+".tokens SET active = true WHERE signature = $1", x)
+		var pgErr *pgconn.PgError
+		victim := errors.As(err, &pgErr) && pgErr.Code == sqlstateDeadlockDetected
+		if err != nil && !victim {
+			t.Fatal(err)
+		}
+		if err := tx.Rollback(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("Apply after a deadlock: %v", err)
+		}
+		for _, sig := range []string{x, y} {
+			tok, err := s.GetToken(ctx, storage.AccessToken, sig)
+			if err != nil || tok.Active {
+				t.Errorf("token %s after Apply: %+v, %v; want inactive", sig, tok, err)
+			}
+		}
+		if victim {
+			t.Logf("round %d: PostgreSQL aborted the test's transaction, not Apply; again", round)
+			continue
+		}
+		if retries.Load() == 0 {
+			t.Error("Apply was not retried")
+		}
+		return
 	}
+	t.Fatalf("in %d rounds PostgreSQL never chose Apply as the deadlock's victim", rounds)
 }
 
 func TestRetryIsBounded(t *testing.T) {
