@@ -170,6 +170,9 @@ type ConnectProvider struct {
 	// AuthorizationEndpoint and TokenEndpoint are https URLs.
 	AuthorizationEndpoint string `yaml:"authorization_endpoint"`
 	TokenEndpoint         string `yaml:"token_endpoint"`
+	// RevocationEndpoint (https, optional) is the provider's RFC 7009 endpoint: disconnecting
+	// an account revokes its tokens there too.
+	RevocationEndpoint string `yaml:"revocation_endpoint"`
 	// Issuer is the provider's issuer identifier (https). When set, the provider's answer must
 	// carry it as iss (RFC 9207), which tells answers from different providers apart; set it for
 	// providers that send iss (their metadata has authorization_response_iss_parameter_supported).
@@ -822,6 +825,11 @@ func (c *Config) validateElicitation(bad func(string, ...any)) {
 		for field, raw := range map[string]string{"authorization_endpoint": p.AuthorizationEndpoint, "token_endpoint": p.TokenEndpoint} {
 			if u, err := url.Parse(raw); err != nil || u.Scheme != "https" || u.Host == "" || u.Fragment != "" || u.User != nil {
 				bad("elicitation.providers[%d].%s: must be an https URL", i, field)
+			}
+		}
+		if p.RevocationEndpoint != "" {
+			if u, err := url.Parse(p.RevocationEndpoint); err != nil || u.Scheme != "https" || u.Host == "" || u.Fragment != "" || u.User != nil {
+				bad("elicitation.providers[%d].revocation_endpoint: must be an https URL", i)
 			}
 		}
 		if p.Issuer != "" {

@@ -71,6 +71,7 @@ func TestElicitationValidationRefuses(t *testing.T) {
 		"unset secret variable": {provider(", client_secret_env: NOPE"), "NOPE is not set"},
 		"basic without secret":  {provider(", token_endpoint_auth_method: client_secret_basic"), "needs a client secret"},
 		"http issuer":           {provider(", issuer: 'http://c.example'"), "issuer"},
+		"http revocation":       {provider(", revocation_endpoint: 'http://c.example/r'"), "revocation_endpoint"},
 		"issuer with query":     {provider(", issuer: 'https://c.example?x=1'"), "issuer"},
 		"unknown auth method":   {provider(", token_endpoint_auth_method: private_key_jwt"), "not supported"},
 		"missing secret file":   {provider(", client_secret_file: nope.txt"), "client_secret_file"},

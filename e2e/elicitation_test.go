@@ -608,6 +608,10 @@ type thirdParty struct {
 	apiCalls  int
 	revokeAll bool   // refuse every refresh token (the user revoked us at the provider)
 	iss       string // the iss its answers carry (RFC 9207); "" for none
+	// revoked lists the token_type_hint:token of each RFC 7009 request; revokeStatus, when
+	// set, is the revocation endpoint's answer instead of 200.
+	revoked      []string
+	revokeStatus int
 }
 
 type thirdPartyCode struct{ challenge, redirect string }
@@ -623,6 +627,7 @@ func newThirdParty(t *testing.T) *thirdParty {
 	mux.HandleFunc("GET /authorize", p.authorize)
 	mux.HandleFunc("POST /token", p.token)
 	mux.HandleFunc("GET /user", p.user)
+	mux.HandleFunc("POST /revoke", p.revoke)
 	p.srv = httptest.NewUnstartedServer(mux)
 	p.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // a browser's first look at a self-signed certificate
 	p.srv.StartTLS()
@@ -698,6 +703,35 @@ func (p *thirdParty) token(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"access_token": at, "token_type": "Bearer", "refresh_token": rt, "expires_in": int(p.lifetime.Seconds()), "scope": "profile",
 	})
+}
+
+// revoke is an RFC 7009 revocation endpoint: the client authenticates as at the token endpoint;
+// revoking a refresh token also ends the access tokens (there is one grant per test).
+func (p *thirdParty) revoke(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	if id, secret, ok := r.BasicAuth(); !ok || id != thirdPartyClient || secret != thirdPartySecret {
+		http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.revokeStatus != 0 {
+		w.WriteHeader(p.revokeStatus)
+		return
+	}
+	tok := r.PostForm.Get("token")
+	p.revoked = append(p.revoked, r.PostForm.Get("token_type_hint")+":"+tok)
+	if p.refresh[tok] {
+		delete(p.refresh, tok)
+		clear(p.access)
+	}
+	delete(p.access, tok)
+}
+
+func (p *thirdParty) revocations() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.revoked)
 }
 
 func (p *thirdParty) user(w http.ResponseWriter, r *http.Request) {
@@ -1211,9 +1245,11 @@ type chromiumElicitationReport struct {
 		InputType string `json:"inputType"`
 		Label     string `json:"label"`
 	} `json:"secret"`
-	SecretSent seenPage `json:"secretSent"`
-	Connect    seenPage `json:"connect"`
-	Connected  seenPage `json:"connected"`
+	SecretSent   seenPage `json:"secretSent"`
+	Connect      seenPage `json:"connect"`
+	Connected    seenPage `json:"connected"`
+	Connections  seenPage `json:"connections"`
+	Disconnected seenPage `json:"disconnected"`
 }
 
 type seenPage struct {
@@ -1227,7 +1263,8 @@ type seenPage struct {
 
 // TestChromiumElicitationPages takes headless Chromium through each kind of page: sign-in
 // first, what the confirm page shows, that it cannot be framed, approving and reusing the link,
-// a secret, and a connect through the third-party provider. Screenshots go to e2e/screenshots/.
+// a secret, a connect through the third-party provider, and disconnecting it on the
+// connected-accounts page. Screenshots go to e2e/screenshots/.
 func TestChromiumElicitationPages(t *testing.T) {
 	chromium := chromiumPath(t)
 	interopDir(t)
@@ -1290,6 +1327,13 @@ func TestChromiumElicitationPages(t *testing.T) {
 	if !strings.Contains(rep.Connect.Body, "Connect your Example Cloud account") || rep.Connected.Heading != "Account connected" {
 		t.Errorf("connect %q, connected %q", rep.Connect.Body, rep.Connected.Heading)
 	}
+	if cp := rep.Connections; cp.Heading != "Connected accounts" || !strings.Contains(cp.Body, "Example Cloud") ||
+		!strings.Contains(cp.Body, "Demo MCP server") || !slices.Equal(cp.Buttons, []string{"Disconnect Example Cloud"}) {
+		t.Errorf("connections page: %+v", cp)
+	}
+	if d := rep.Disconnected.Body; !strings.Contains(d, "Your Example Cloud account was disconnected.") || !strings.Contains(d, "You have no connected accounts") {
+		t.Errorf("after Disconnect: %q", d)
+	}
 	ours := 0
 	for _, p := range rep.Pages {
 		if !strings.HasPrefix(p.URL, ts.issuer) || p.Status == http.StatusSeeOther {
@@ -1317,8 +1361,9 @@ func TestChromiumElicitationPages(t *testing.T) {
 	if m := ts.read(t, connectID); m["status"] != "accepted" {
 		t.Errorf("connect: %v", m)
 	}
-	if st, m := ts.api(t, http.MethodPost, "/elicitations/connections/token", confClient, confSecret, map[string]any{"access_token": tok, "provider": "example"}); st != http.StatusOK {
-		t.Errorf("connection token: %d %v", st, m)
+	// Connected, then disconnected on the connections page.
+	if st, m := ts.api(t, http.MethodPost, "/elicitations/connections/token", confClient, confSecret, map[string]any{"access_token": tok, "provider": "example"}); st != http.StatusNotFound || m["error"] != "not_connected" {
+		t.Errorf("connection token after Disconnect: %d %v", st, m)
 	}
 }
 
@@ -1416,4 +1461,181 @@ func TestElicitationConnectIssuer(t *testing.T) {
 	if m := ts.read(t, id); m["status"] != "accepted" {
 		t.Fatalf("with the right iss: %v", m)
 	}
+}
+
+// TestElicitationConnectionsPage: a user sees the accounts they connected, and disconnects
+// them; the page is theirs alone, its form needs the CSRF token, and with a revocation endpoint
+// configured the provider is told (RFC 7009).
+func TestElicitationConnectionsPage(t *testing.T) {
+	prov := newThirdParty(t)
+	ts := startElicitation(t, func(c *config.Config) {
+		trustTLS(t, prov.srv)(c)
+		prov.configure(c)
+		c.Elicitation.Providers[0].RevocationEndpoint = prov.srv.URL + "/revoke"
+		// The same provider under another id, without a revocation endpoint.
+		plain := c.Elicitation.Providers[0]
+		plain.ID, plain.Name, plain.RevocationEndpoint = "plain", "Plain Cloud", ""
+		c.Elicitation.Providers = append(c.Elicitation.Providers, plain)
+	})
+	ts.addUser(t, "u_bob", bob, bobPass)
+	connectionsURL := ts.issuer + "/elicitation/connections"
+	tokenFor := func(accessToken, provider string) (int, map[string]any) {
+		return ts.api(t, http.MethodPost, "/elicitations/connections/token", confClient, confSecret, map[string]any{"access_token": accessToken, "provider": provider})
+	}
+
+	// Not signed in: the login page, and back.
+	b := newBrowser(t)
+	b.client.Transport = prov.srv.Client().Transport
+	resp, _ := b.get(connectionsURL)
+	if resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusFound {
+		t.Fatalf("signed out: %d, want a redirect to the login page", resp.StatusCode)
+	}
+	loc, _ := resp.Location()
+	_, body := b.get(loc.String())
+	form := formValues(t, body)
+	form.Set("username", alice)
+	form.Set("password", alicePass)
+	resp, _ = b.post(ts.issuer+"/login", form)
+	if loc, _ := resp.Location(); resp.StatusCode != http.StatusSeeOther || loc == nil || loc.Path != "/elicitation/connections" {
+		t.Fatalf("after signing in: %d %v, want back to the connections page", resp.StatusCode, loc)
+	}
+	resp, body = b.get(connectionsURL)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "You have no connected accounts") {
+		t.Fatalf("no connections yet: %d %.400s", resp.StatusCode, body)
+	}
+	checkPageHeaders(t, resp)
+
+	// Connect both providers through elicitations; the done page links here.
+	tok := userToken(t, ts, b, resourceURI)
+	for _, provider := range []string{"example", "plain"} {
+		_, pageURL := ts.create(t, tok, "connect", "Connect", map[string]any{"provider": provider})
+		resp, body := b.connect(pageURL)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `href="/elicitation/connections"`) {
+			t.Fatalf("connect %s: %d %.400s", provider, resp.StatusCode, body)
+		}
+	}
+	st, m := tokenFor(tok, "example")
+	exampleAT, _ := m["access_token"].(string)
+	if st != http.StatusOK || exampleAT == "" {
+		t.Fatalf("connection token: %d %v", st, m)
+	}
+	resp, body = b.get(connectionsURL)
+	for _, want := range []string{"Example Cloud", "Plain Cloud", resourceURI, prov.srv.Listener.Addr().String(), "Plain Cloud is not told"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("connections page lacks %q: %.2000s", want, body)
+		}
+	}
+	if strings.Contains(body, "Example Cloud is not told") {
+		t.Error("the page says a provider with a revocation endpoint is not told")
+	}
+	for _, input := range []string{`name="provider" value="example"`, `name="provider" value="plain"`, `name="resource" value="` + resourceURI + `"`} {
+		if !strings.Contains(body, input) {
+			t.Errorf("no input %s on the page", input)
+		}
+	}
+	form = formValues(t, body)
+	if form.Get("csrf_token") == "" {
+		t.Fatalf("no CSRF token on the page: %v", form)
+	}
+	form.Set("resource", resourceURI)
+	form.Set("provider", "example")
+	form.Set("decision", "disconnect")
+
+	// Bob, signed in elsewhere, sees none of Alice's connections, only his own; and posting
+	// her form's fields (with his own CSRF token) reaches only his own, absent, connection.
+	bobB := newBrowser(t)
+	bobB.client.Transport = prov.srv.Client().Transport
+	bobB.signIn(ts, bob, bobPass)
+	if _, body := bobB.get(connectionsURL); !strings.Contains(body, "You have no connected accounts") || strings.Contains(body, "Example Cloud") {
+		t.Errorf("bob's page: %.600s", body)
+	}
+	bobTok := userToken(t, ts, bobB, resourceURI)
+	_, bobPage := ts.create(t, bobTok, "connect", "Connect", map[string]any{"provider": "plain"})
+	if resp, _ := bobB.connect(bobPage); resp.StatusCode != http.StatusOK {
+		t.Fatalf("bob connects: %d", resp.StatusCode)
+	}
+	_, bobBody := bobB.get(connectionsURL)
+	if !strings.Contains(bobBody, "Plain Cloud") || strings.Contains(bobBody, "Example Cloud") {
+		t.Errorf("bob's page lists %.1500s", bobBody)
+	}
+	bobForm := formValues(t, bobBody)
+	bobForm.Set("resource", resourceURI)
+	bobForm.Set("provider", "example")
+	if resp, _ := bobB.post(connectionsURL, bobForm); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("bob's disconnect: %d", resp.StatusCode)
+	}
+	// A form without the CSRF token, or with Bob's token in Alice's browser, is refused.
+	noCSRF := cloneForm(form)
+	noCSRF.Del("csrf_token")
+	if resp, _ := b.post(connectionsURL, noCSRF); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("without a CSRF token: %d", resp.StatusCode)
+	}
+	foreign := cloneForm(form)
+	foreign.Set("csrf_token", bobForm.Get("csrf_token"))
+	if resp, _ := b.post(connectionsURL, foreign); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("with another session's CSRF token: %d", resp.StatusCode)
+	}
+	unknown := cloneForm(form)
+	unknown.Set("provider", "nope")
+	if resp, _ := b.post(connectionsURL, unknown); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("unknown provider: %d", resp.StatusCode)
+	}
+	if st, _ := tokenFor(tok, "example"); st != http.StatusOK {
+		t.Fatalf("after the refused attempts the connection is gone: %d", st)
+	}
+	if got := prov.revocations(); len(got) != 0 {
+		t.Fatalf("revocations before any disconnect: %v", got)
+	}
+
+	// Alice disconnects Example Cloud: gone here, revoked there, and said so.
+	resp, _ = b.post(connectionsURL, form)
+	loc, _ = resp.Location()
+	if resp.StatusCode != http.StatusSeeOther || loc == nil || loc.Path != "/elicitation/connections" {
+		t.Fatalf("disconnect: %d %v", resp.StatusCode, loc)
+	}
+	resp, body = b.get(loc.String())
+	if !strings.Contains(body, "Your Example Cloud account was disconnected.") || strings.Contains(body, `value="example"`) || !strings.Contains(body, "Plain Cloud") {
+		t.Errorf("after disconnecting: %d %.1500s", resp.StatusCode, body)
+	}
+	if st, m := tokenFor(tok, "example"); st != http.StatusNotFound || m["error"] != "not_connected" {
+		t.Errorf("token after disconnecting: %d %v", st, m)
+	}
+	got := prov.revocations()
+	if len(got) != 2 || !strings.HasPrefix(got[0], "refresh_token:rt-") || got[1] != "access_token:"+exampleAT {
+		t.Errorf("revocations at the provider %v, want the refresh token then the access token", got)
+	}
+
+	// Plain Cloud has no revocation endpoint: deleted here only. A failing revocation endpoint
+	// does not keep a connection either.
+	prov.set(func(p *thirdParty) { p.revokeStatus = http.StatusServiceUnavailable })
+	_, pageURL := ts.create(t, tok, "connect", "Connect", map[string]any{"provider": "example"})
+	if resp, _ := b.connect(pageURL); resp.StatusCode != http.StatusOK {
+		t.Fatalf("reconnect: %d", resp.StatusCode)
+	}
+	for _, provider := range []string{"plain", "example"} {
+		_, body := b.get(connectionsURL)
+		form := formValues(t, body)
+		form.Set("resource", resourceURI)
+		form.Set("provider", provider)
+		if resp, _ := b.post(connectionsURL, form); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("disconnect %s: %d", provider, resp.StatusCode)
+		}
+		if st, _ := tokenFor(tok, provider); st != http.StatusNotFound {
+			t.Errorf("%s still connected: %d", provider, st)
+		}
+	}
+	if got := prov.revocations(); len(got) != 2 {
+		t.Errorf("revocations %v: plain has no endpoint, and the failing endpoint recorded none", got)
+	}
+	if _, body := b.get(connectionsURL); !strings.Contains(body, "You have no connected accounts") {
+		t.Errorf("all disconnected: %.600s", body)
+	}
+}
+
+func cloneForm(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = slices.Clone(vs)
+	}
+	return out
 }

@@ -171,13 +171,8 @@ func (s *Service) handleConnectCallback(w http.ResponseWriter, r *http.Request) 
 			"The answer from the other site did not match a sign-in started in this browser, or it took too long. Open the link from the app again."})
 		return
 	}
-	user, err := s.browser.SignedInUser(r)
-	if err != nil {
-		s.pageError(w, r, "session", err)
-		return
-	}
-	if user == nil {
-		s.problem(w, r, pageSessionEnded)
+	user, ok := s.signedIn(w, r)
+	if !ok {
 		return
 	}
 	if user.ID != flow.Subject {
@@ -265,26 +260,7 @@ var errRefused = errors.New("refused by the provider")
 // tokenRequest posts to a provider's token endpoint through the safe outbound client,
 // authenticating as the provider's client.
 func (s *Service) tokenRequest(ctx context.Context, p *Provider, form url.Values) (*tokenResponse, error) {
-	form = cloneValues(form)
-	switch p.AuthMethod {
-	case "client_secret_post":
-		form.Set("client_id", p.ClientID)
-		form.Set("client_secret", p.ClientSecret)
-	case "client_secret_basic":
-	default:
-		form.Set("client_id", p.ClientID)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.TokenEndpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if p.AuthMethod == "client_secret_basic" {
-		// RFC 6749 §2.3.1: both form-urlencoded before Basic encoding.
-		req.SetBasicAuth(url.QueryEscape(p.ClientID), url.QueryEscape(p.ClientSecret))
-	}
-	resp, err := s.http.Do(req)
+	resp, err := s.providerPost(ctx, p, p.TokenEndpoint, form)
 	if err != nil {
 		return nil, fmt.Errorf("token endpoint: %w", err)
 	}
@@ -317,6 +293,31 @@ func (s *Service) tokenRequest(ctx context.Context, p *Provider, form url.Values
 		return nil, fmt.Errorf("token endpoint: no bearer access token (token_type %q)", tr.TokenType)
 	}
 	return &tr, nil
+}
+
+// providerPost posts form to one of a provider's endpoints (token, revocation) through the safe
+// outbound client, authenticated as the provider's client (RFC 6749 §2.3.1).
+func (s *Service) providerPost(ctx context.Context, p *Provider, endpoint string, form url.Values) (*http.Response, error) {
+	form = cloneValues(form)
+	switch p.AuthMethod {
+	case "client_secret_post":
+		form.Set("client_id", p.ClientID)
+		form.Set("client_secret", p.ClientSecret)
+	case "client_secret_basic":
+	default:
+		form.Set("client_id", p.ClientID)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if p.AuthMethod == "client_secret_basic" {
+		// RFC 6749 §2.3.1: both form-urlencoded before Basic encoding.
+		req.SetBasicAuth(url.QueryEscape(p.ClientID), url.QueryEscape(p.ClientSecret))
+	}
+	return s.http.Do(req)
 }
 
 func cloneValues(v url.Values) url.Values {

@@ -41,6 +41,11 @@
 // referrer). Answers complete the elicitation with a compare-and-set in the database, so an id
 // completes once, whichever instance answers.
 //
+// /elicitation/connections lists the signed-in user's connected accounts, each with a
+// Disconnect form (CSRF as above) that deletes the connection and, when the provider has a
+// revocation endpoint, revokes its tokens there (RFC 7009). Connections are looked up by key
+// for the signed-in user only, so the page cannot show or remove another user's.
+//
 // Three kinds: confirm (approve or decline an action the server describes), secret (a value,
 // an API key say, stored encrypted and handed once to the server), connect (authorization
 // code with PKCE at a third-party OAuth provider the operator configured, run by us as that

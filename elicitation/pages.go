@@ -94,14 +94,8 @@ func (s *Service) handlePage(w http.ResponseWriter, r *http.Request) {
 		s.handleAnswer(w, r, id)
 		return
 	}
-	user, err := s.browser.SignedInUser(r)
-	if err != nil {
-		s.pageError(w, r, "session", err)
-		return
-	}
-	if user == nil {
-		// Our login first; the login page returns here (consent.Options.ReturnPaths).
-		s.browser.RedirectToLogin(w, r, s.basePath+pagePath+id)
+	user, ok := s.signedInOrLogin(w, r, s.basePath+pagePath+id)
+	if !ok {
 		return
 	}
 	e, ok := s.pageFor(w, r, id, user)
@@ -166,27 +160,8 @@ func (s *Service) render(w http.ResponseWriter, r *http.Request, e *storage.Elic
 
 // handleAnswer takes a page's form: CSRF first, then the user, again, then the elicitation.
 func (s *Service) handleAnswer(w http.ResponseWriter, r *http.Request, id string) {
-	ctx := r.Context()
-	if !s.posts.allow(clientAddress(r)) {
-		s.problem(w, r, pageTooMany)
-		return
-	}
-	if err := httpx.ParseForm(w, r); err != nil {
-		s.problem(w, r, pageProblem{http.StatusBadRequest, "Bad request", err.Error()})
-		return
-	}
-	if err := s.browser.CheckForm(r); err != nil {
-		s.log.InfoContext(ctx, "elicitation page: form refused", "ref", ref(id), "reason", err)
-		s.problem(w, r, pageFormExpired)
-		return
-	}
-	user, err := s.browser.SignedInUser(r)
-	if err != nil {
-		s.pageError(w, r, "session", err)
-		return
-	}
-	if user == nil {
-		s.problem(w, r, pageSessionEnded)
+	user, ok := s.postedForm(w, r, "elicitation page: form refused", "ref", ref(id))
+	if !ok {
 		return
 	}
 	e, ok := s.pageFor(w, r, id, user)
@@ -241,6 +216,56 @@ func (s *Service) handleAnswer(w http.ResponseWriter, r *http.Request, id string
 	}
 }
 
+// signedInOrLogin returns the signed-in user of a page, or sends the browser to sign in and
+// back to returnTo (allowed by consent.Options.ReturnPaths). On failure it has answered.
+func (s *Service) signedInOrLogin(w http.ResponseWriter, r *http.Request, returnTo string) (*storage.User, bool) {
+	user, err := s.browser.SignedInUser(r)
+	if err != nil {
+		s.pageError(w, r, "session", err)
+		return nil, false
+	}
+	if user == nil {
+		s.browser.RedirectToLogin(w, r, returnTo)
+		return nil, false
+	}
+	return user, true
+}
+
+// signedIn returns the signed-in user of a step that cannot send the browser to sign in (a
+// form, the provider's answer). On failure it has answered.
+func (s *Service) signedIn(w http.ResponseWriter, r *http.Request) (*storage.User, bool) {
+	user, err := s.browser.SignedInUser(r)
+	if err != nil {
+		s.pageError(w, r, "session", err)
+		return nil, false
+	}
+	if user == nil {
+		s.problem(w, r, pageSessionEnded)
+		return nil, false
+	}
+	return user, true
+}
+
+// postedForm takes a page's form in the order that leaks least: the rate limit, the form
+// itself, its CSRF token (a refusal logged with refused and attrs), and only then the user. On
+// failure it has answered.
+func (s *Service) postedForm(w http.ResponseWriter, r *http.Request, refused string, attrs ...any) (*storage.User, bool) {
+	if !s.posts.allow(clientAddress(r)) {
+		s.problem(w, r, pageTooMany)
+		return nil, false
+	}
+	if err := httpx.ParseForm(w, r); err != nil {
+		s.problem(w, r, pageProblem{http.StatusBadRequest, "Bad request", err.Error()})
+		return nil, false
+	}
+	if err := s.browser.CheckForm(r); err != nil {
+		s.log.InfoContext(r.Context(), refused, append(attrs, "reason", err)...)
+		s.problem(w, r, pageFormExpired)
+		return nil, false
+	}
+	return s.signedIn(w, r)
+}
+
 // finish completes the elicitation and says so. Losing a race with another submission (two
 // tabs) or with the expiry is "already answered".
 func (s *Service) finish(w http.ResponseWriter, r *http.Request, e *storage.Elicitation, status string, result []byte) {
@@ -270,6 +295,7 @@ func (s *Service) done(w http.ResponseWriter, r *http.Request, e *storage.Elicit
 		v.Heading, v.Message = "Sent", "The value was stored for "+name+"."
 	case e.Kind == KindConnect:
 		v.Heading, v.Message = "Account connected", name+" can now use the account you connected."
+		v.ConnectionsURL = s.basePath + connectionsPath
 	}
 	v.Title = v.Heading
 	httpx.RenderPage(r.Context(), w, http.StatusOK, templates.ElicitationDone(v))

@@ -70,6 +70,8 @@ type Resource struct {
 type Provider struct {
 	ID, Name                             string
 	AuthorizationEndpoint, TokenEndpoint string
+	// RevocationEndpoint, when set, is where disconnecting revokes the tokens (RFC 7009).
+	RevocationEndpoint string
 	// Issuer, when set, is what the provider's answer must carry as iss (RFC 9207).
 	Issuer                 string
 	ClientID, ClientSecret string
@@ -209,8 +211,8 @@ const (
 	callbackPath = "/elicitation/callback"
 )
 
-// ReturnPath is the path prefix (under the issuer's path) of the pages, to which the login
-// page must be allowed to return (consent.Options.ReturnPaths).
+// ReturnPath is the path prefix (under the issuer's path) of the pages, the connected-accounts
+// page included, to which the login page must be allowed to return (consent.Options.ReturnPaths).
 const ReturnPath = pagePath
 
 // Register mounts the API and the pages.
@@ -224,6 +226,8 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+b+pagePath+"{id}", s.handlePage)
 	mux.HandleFunc("POST "+b+pagePath+"{id}", s.handlePage)
 	mux.HandleFunc("GET "+b+callbackPath, s.handleConnectCallback)
+	mux.HandleFunc("GET "+b+connectionsPath, s.handleConnections)
+	mux.HandleFunc("POST "+b+connectionsPath, s.handleConnections)
 }
 
 // Wait blocks until the callbacks being delivered are done (tests; a shutting-down server).

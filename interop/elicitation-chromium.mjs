@@ -139,6 +139,20 @@ run(async () => {
     ]);
     report.connected = await seen();
     await shot('18-elicitation-connected.png');
+
+    // 7. The connected-accounts page, through the link on the page before, and Disconnect.
+    await Promise.all([
+      page.waitForURL((u) => u.href === issuer + '/elicitation/connections', { waitUntil: 'load' }),
+      page.click('a[href="/elicitation/connections"]'),
+    ]);
+    report.connections = await seen();
+    await shot('19-elicitation-connections.png');
+    await Promise.all([
+      page.waitForURL((u) => u.href.startsWith(issuer + '/elicitation/connections?'), { waitUntil: 'load' }),
+      page.click('button[value="disconnect"]'),
+    ]);
+    report.disconnected = await seen();
+    await shot('20-elicitation-disconnected.png');
   } finally {
     await context.close();
     rmSync(userDataDir, { recursive: true, force: true });

@@ -28,7 +28,7 @@ func newElicitation(cfg *config.Config, store storage.Store, provider *oauth.Pro
 	var providers []elicitation.Provider
 	for _, p := range cfg.Elicitation.Providers {
 		providers = append(providers, elicitation.Provider{
-			ID: p.ID, Name: p.Name, AuthorizationEndpoint: p.AuthorizationEndpoint, TokenEndpoint: p.TokenEndpoint, Issuer: p.Issuer,
+			ID: p.ID, Name: p.Name, AuthorizationEndpoint: p.AuthorizationEndpoint, TokenEndpoint: p.TokenEndpoint, RevocationEndpoint: p.RevocationEndpoint, Issuer: p.Issuer,
 			ClientID: p.ClientID, ClientSecret: p.ClientSecret, AuthMethod: p.TokenEndpointAuthMethod, Scopes: p.Scopes,
 		})
 	}

@@ -46,4 +46,33 @@ type ElicitationDoneView struct {
 	Message string
 	// Accepted picks the icon: a tick for done, an exclamation mark otherwise.
 	Accepted bool
+	// ConnectionsURL, when set, links to the connected-accounts page (after a connection).
+	ConnectionsURL string
+}
+
+// ConnectionsView is the page where the signed-in user sees the third-party accounts they
+// connected through connect elicitations, and disconnects them. Each Disconnect form posts
+// csrf_token, resource and provider to Action.
+type ConnectionsView struct {
+	Page
+	UserName string
+	// Action is the page's own URL.
+	Action      string
+	Connections []ConnectionItem
+	// Notice confirms the last disconnection; Error says why one failed.
+	Notice, Error string
+}
+
+// ConnectionItem is one connected account.
+type ConnectionItem struct {
+	// ProviderName and ProviderHost name the third party; ServerName and ServerURI the MCP
+	// server that uses the account, as the operator configured them.
+	ProviderName, ProviderHost string
+	ServerName, ServerURI      string
+	// Since is when the account was connected, already formatted.
+	Since string
+	// RevokedThere says that disconnecting also revokes the access at the provider.
+	RevokedThere bool
+	// Resource and Provider identify the connection in its form.
+	Resource, Provider string
 }

@@ -73,6 +73,7 @@ func TestScreenshots(t *testing.T) {
 		{"consent-localhost", Consent(localhost)},
 		{"consent-registered", Consent(registered)},
 		{"error", Error(sampleError())},
+		{"connections", Connections(sampleConnections())},
 	}
 	chromium, _ := exec.LookPath("chromium")
 	for _, p := range pages {

@@ -180,6 +180,8 @@ func pageCases() []pageCase {
 	registered.ClientID = "mcp-inspector"
 	errNoDetail := sampleError()
 	errNoDetail.Detail = ""
+	noConnections := sampleConnections()
+	noConnections.Connections, noConnections.Notice = nil, ""
 	return []pageCase{
 		{"login", Login(sampleLogin()), 1, "Sign in · mcp-authz"},
 		{"login providers only", Login(providersOnly), 0, "Sign in · mcp-authz"},
@@ -191,6 +193,23 @@ func pageCases() []pageCase {
 		{"error", Error(sampleError()), 0, "Error · mcp-authz"},
 		{"error no detail", Error(errNoDetail), 0, "Error · mcp-authz"},
 		{"error empty", Error(ErrorView{}), 0, "Error · mcp-authz"},
+		{"connections", Connections(sampleConnections()), 2, "Connected accounts · mcp-authz"},
+		{"connections none", Connections(noConnections), 0, "Connected accounts · mcp-authz"},
+	}
+}
+
+func sampleConnections() ConnectionsView {
+	return ConnectionsView{
+		Page:     Page{CSRFToken: testCSRF},
+		UserName: "alice",
+		Action:   "/elicitation/connections",
+		Notice:   "Your Drive account was disconnected.",
+		Connections: []ConnectionItem{
+			{ProviderName: "Example Cloud", ProviderHost: "cloud.example.net", ServerName: "Files", ServerURI: "https://files.example.com/mcp",
+				Since: "24 November 2026 at 09:12 UTC", RevokedThere: true, Resource: "https://files.example.com/mcp", Provider: "example-cloud"},
+			{ProviderName: "GitHub", ProviderHost: "github.com", ServerURI: "https://mcp.example.org/code",
+				Since: "2 October 2026 at 17:40 UTC", Resource: "https://mcp.example.org/code", Provider: "github"},
+		},
 	}
 }
 
@@ -647,6 +666,11 @@ func TestEscaping(t *testing.T) {
 	login.Username = `"><script>alert(4)</script>`
 	login.Return = `"><script>alert(5)</script>`
 	login.Providers = []ProviderLink{{Name: hostileName, URL: `/login/x"><script>alert(6)</script>`}}
+	connections := sampleConnections()
+	connections.UserName = hostileName
+	connections.Connections[0].ProviderName = hostileName
+	connections.Connections[0].ServerName = hostileDesc
+	connections.Connections[0].Provider = `"><script>alert(7)</script>`
 	errView := sampleError()
 	errView.Heading = hostileName
 	errView.Message = hostileName
@@ -662,6 +686,7 @@ func TestEscaping(t *testing.T) {
 		{"consent registered client", Consent(registered), []string{hostileName, hostileDesc}},
 		{"login", Login(login), []string{hostileName}},
 		{"error", Error(errView), []string{hostileName, hostileDesc}},
+		{"connections", Connections(connections), []string{hostileName, hostileDesc}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
