@@ -120,9 +120,10 @@ func (s *Service) handleDisconnect(w http.ResponseWriter, r *http.Request) {
 
 	// Under the lock a refresh on this instance takes, so that it cannot save the connection
 	// again after it was deleted.
-	unlock := s.refresh.lock(connectionID(resource, user.ID, provider))
+	id := connectionID(resource, user.ID, provider)
+	unlock := s.refresh.lock(id)
 	c, loadErr := s.loadConnection(ctx, resource, user.ID, provider)
-	err := s.store.DeleteRecord(ctx, storage.KindConnection, connectionID(resource, user.ID, provider))
+	err := s.store.DeleteRecord(ctx, storage.KindConnection, id)
 	unlock()
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
